@@ -1,0 +1,3 @@
+"""prep: spaced-repetition drills for machine-learning interviews."""
+
+__version__ = "0.1.0"

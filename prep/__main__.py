@@ -1,0 +1,5 @@
+"""Allows `python -m prep`."""
+
+from prep.cli import main
+
+main()

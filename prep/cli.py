@@ -1,0 +1,242 @@
+"""The `prep` command line: a thin click layer that calls the core and turns errors into messages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from prep import __version__
+from prep.errors import PrepError
+
+
+class _Group(click.Group):
+    """Turns PrepError from any command into `Error: ...` and exit code 1 (no traceback)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PrepError as error:
+            raise click.ClickException(str(error)) from None
+
+
+decks_option = click.option(
+    "--decks", "decks_dir", envvar="PREP_DECKS", metavar="DIR",
+    help="Decks folder to use instead of ./decks or the bundled decks (env: PREP_DECKS).")
+set_option = click.option(
+    "--set", "settings", multiple=True, metavar="KEY=VALUE",
+    help="Override a setting for this run, e.g. --set new_per_day=50 (see 'prep config').")
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="prep")
+def cli() -> None:
+    """Spaced-repetition drills for machine-learning interviews.
+
+    Question banks are YAML or Markdown files in a decks folder; prep schedules them with FSRS,
+    drills them in the terminal and exports them to Anki.
+    """
+
+
+def _collection(decks_dir: str | None, paths: tuple[str, ...] = ()):
+    from prep import decks, paths as where
+
+    root = where.resolve_decks(decks_dir)
+    return decks.load(root)
+
+
+def _config(settings: tuple[str, ...]):
+    from prep import config, paths
+
+    overrides = {}
+    for item in settings:
+        if "=" not in item:
+            raise PrepError(f"--set expects KEY=VALUE, got '{item}'")
+        key, value = item.split("=", 1)
+        overrides[key.strip()] = value
+    return config.load(paths.config_path(), overrides)
+
+
+def _warn_problems(collection) -> None:
+    if collection.problems:
+        count = len(collection.problems)
+        click.echo(f"Warning: {count} problem{'s' if count != 1 else ''} in the decks; those cards are left out "
+                   "(run 'prep check').", err=True)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True))
+@click.option("--fix", is_flag=True, help="Write missing card ids into the files (nothing else changes).")
+@decks_option
+def check(paths: tuple[str, ...], fix: bool, decks_dir: str | None) -> None:
+    """Validate deck files and print each problem as path:line: message.
+
+    PATHS are deck files or folders (default: the whole decks folder). Exits 1 when any problem is found.
+    """
+    from prep import decks, fix as fixer, paths as where
+
+    root = where.resolve_decks(decks_dir)
+    targets = [Path(p) for p in paths] or [root]
+    if any(not t.resolve().is_relative_to(root.resolve()) for t in targets):
+        first = targets[0]
+        root = first if first.is_dir() else first.parent
+    if fix:
+        files = [f for t in targets for f in decks.find_deck_files(t)]
+        existing = decks.load(root)
+        taken = {n.id.lower() for n in existing.notes if n.id} | {p.message.split("'")[1].lower()
+                 for p in existing.problems if p.message.startswith("duplicate id")}
+        for fixed in fixer.fix_ids(root, files, taken):
+            click.echo(f"{decks.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'")
+    collection = decks.load(root)
+    wanted = [t.resolve() for t in targets]
+    in_scope = lambda p: any(Path(p).resolve() == t or Path(p).resolve().is_relative_to(t) for t in wanted)  # noqa: E731
+    problems = [p for p in collection.problems if in_scope(p.path)]
+    notes = [n for n in collection.notes if in_scope(n.path)]
+    files = [f for f in collection.files if in_scope(f)]
+    for problem in problems:
+        click.echo(str(problem))
+    bad_files = len({p.path for p in problems})
+    if problems:
+        s = "s" if len(problems) != 1 else ""
+        click.echo(f"{len(problems)} problem{s} in {bad_files} of {len(files)} files; {len(notes)} cards are fine.")
+        sys.exit(1)
+    click.echo(f"{len(notes)} cards in {len(files)} files: no problems.")
+
+
+@cli.command()
+@click.option("--deck", help="Only this deck and its sub-decks (e.g. 'Math' or 'Math::Probability').")
+@click.option("--tag", help="Only cards with this tag.")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many cards.")
+@click.option("--new", "new_per_day", type=click.IntRange(min=0), help="New cards per day (default 20).")
+@click.option("--reviews", "reviews_per_day", type=click.IntRange(min=0), help="Reviews per day (default 200).")
+@click.option("--retention", type=click.FloatRange(0.7, 0.99), help="Desired retention (default 0.9).")
+@set_option
+@decks_option
+def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: int | None,
+           reviews_per_day: int | None, retention: float | None, settings: tuple[str, ...],
+           decks_dir: str | None) -> None:
+    """Drill the cards due today in the terminal.
+
+    Space/enter shows the answer; 1-4 rate it Again/Hard/Good/Easy (each rating is saved at once);
+    u undoes the last rating, e edits the card in $EDITOR, s skips it until tomorrow, q quits.
+    """
+    from prep import decks, drill, paths, render
+    from prep.review import Session
+    from prep.store import Store
+
+    if not drill.is_terminal():
+        raise PrepError("prep review needs an interactive terminal (stdin/stdout are not a TTY). "
+                        "Run it in a terminal; use 'prep stats' in scripts.")
+    config = _config(settings)
+    for name, value in (("new_per_day", new_per_day), ("reviews_per_day", reviews_per_day),
+                        ("desired_retention", retention)):
+        if value is not None:
+            setattr(config, name, value)
+    collection = _collection(decks_dir)
+    _warn_problems(collection)
+    notes = decks.select(collection.notes, deck, tag)
+    if not notes:
+        raise PrepError(f"no cards match{' --deck ' + deck if deck else ''}{' --tag ' + tag if tag else ''}")
+    cards = [card for note in notes for card in decks.cards_of(note)]
+    with Store(paths.database_path()) as store:
+        session = Session(store, cards, config, paths.now, limit)
+        if session.next_card() is None:
+            nxt = session.next_due()
+            click.echo("Nothing due right now." + (f" Next card due {render.when(nxt, paths.now())}." if nxt else ""))
+            return
+        from rich.console import Console
+
+        console = Console(highlight=False)
+        try:
+            summary = drill.drill(session, console, lambda: drill.read_key(sys.stdin.fileno()), collection.root)
+        except KeyboardInterrupt:
+            summary = drill.Summary(session.done, session.correct, 0.0, session.next_due())
+        console.print()
+        console.print(drill.summary_text(summary, paths.now()))
+
+
+@cli.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default="prep.apkg", show_default=True,
+              help="Where to write the Anki package.")
+@click.option("--deck", help="Only this deck and its sub-decks.")
+@click.option("--tag", help="Only cards with this tag.")
+@decks_option
+def export(output: str, deck: str | None, tag: str | None, decks_dir: str | None) -> None:
+    """Write the decks as an Anki package (.apkg) that Anki imports and later updates in place."""
+    from prep import export as exporter, paths
+
+    collection = _collection(decks_dir)
+    _warn_problems(collection)
+    result = exporter.export(collection, Path(output), paths.now(), deck=deck, tag=tag)
+    if not result.notes:
+        raise PrepError("no cards to export" + (f" for --deck {deck}" if deck else "") + (f" --tag {tag}" if tag else ""))
+    click.echo(f"Wrote {result.path}: {result.notes} notes, {result.cards} cards, {result.media} media "
+               f"file{'s' if result.media != 1 else ''}, {result.decks} decks.")
+
+
+@cli.command()
+@click.option("--deck", help="Only this deck and its sub-decks.")
+@click.option("--tag", help="Only cards with this tag.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@set_option
+@decks_option
+def stats(deck: str | None, tag: str | None, as_json: bool, settings: tuple[str, ...], decks_dir: str | None) -> None:
+    """Cards by state per deck, reviews today and true retention over the last 30 days."""
+    from prep import decks, paths, stats as figures
+    from prep.store import Store
+
+    config = _config(settings)
+    collection = _collection(decks_dir)
+    notes = decks.select(collection.notes, deck, tag)
+    cards = [card for note in notes for card in decks.cards_of(note)]
+    with Store(paths.database_path()) as store:
+        result = figures.compute(store, cards, paths.now(), config.day_starts_at)
+    if as_json:
+        payload = {
+            "decks": [vars(d) for d in result.decks],
+            "total": vars(result.total),
+            "reviews_today": result.reviews_today,
+            "retention_30d": result.retention,
+            "retention_reviews_30d": result.retention_reviews,
+        }
+        click.echo(json.dumps(payload, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Cards by deck", title_justify="left")
+    for column in ("Deck", "New", "Learning", "Review", "Due today"):
+        table.add_column(column, justify="left" if column == "Deck" else "right")
+    for row in result.decks + [result.total]:
+        table.add_row(row.deck, str(row.new), str(row.learning), str(row.review), str(row.due),
+                      style="bold" if row.deck == "Total" else None)
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(f"Reviews today: {result.reviews_today}")
+    if result.retention is None:
+        console.print("True retention (30 days): no reviews of mature cards yet")
+    else:
+        console.print(f"True retention (30 days): {100 * result.retention:.1f}% "
+                      f"of {result.retention_reviews} reviews")
+    _warn_problems(collection)
+
+
+@cli.command("config")
+@set_option
+def show_config(settings: tuple[str, ...]) -> None:
+    """Show the settings in effect and where the config file and database live."""
+    from prep import config, paths
+
+    current = _config(settings)
+    click.echo(f"# config file: {paths.config_path()}")
+    click.echo(f"# database:    {paths.database_path()}")
+    import yaml
+
+    click.echo(yaml.safe_dump(config.as_dict(current), sort_keys=False).rstrip())
+
+
+def main() -> None:
+    cli(prog_name="prep")

@@ -1,0 +1,132 @@
+"""`prep check --fix`: writes missing card ids into deck files as text, changing nothing else."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from prep import cloze, decks, yamlnodes
+
+STOPWORDS = {"a", "an", "the", "is", "are", "was", "what", "which", "why", "how", "does", "do", "of", "in",
+             "on", "for", "to", "and", "or", "with", "when", "you", "your", "it", "its", "be", "can", "that",
+             "this", "by", "as", "at", "from", "would", "should", "give", "explain", "describe"}
+
+
+@dataclass(frozen=True)
+class FixedId:
+    path: Path
+    line: int
+    id: str
+
+
+def slug(text: str, taken: set[str]) -> str:
+    """A readable id from a question: a few significant words, made unique against `taken`."""
+    try:
+        text = cloze.render(text, 0, reveal=True) if "{{c" in text else text
+    except cloze.ClozeError:
+        pass
+    text = re.sub(r"```.*?```|`[^`]*`|\$[^$]*\$|<[^>]+>|\[[^\]]*\]\([^)]*\)", " ", text, flags=re.S)
+    words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in STOPWORDS]
+    base = "-".join(words[:5]) or "card"
+    candidate, n = base, 2
+    while candidate.lower() in taken:
+        candidate, n = f"{base}-{n}", n + 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def fix_ids(root: Path, files: list[Path], taken: set[str]) -> list[FixedId]:
+    """Add an id to every card that lacks one; each file is rewritten atomically."""
+    fixed: list[FixedId] = []
+    for path in files:
+        raw = path.read_bytes().decode("utf-8", "replace")
+        crlf = "\r\n" in raw
+        bom = raw.startswith("\ufeff")
+        text = raw.lstrip("\ufeff").replace("\r\n", "\n")
+        shown = decks.display_path(path)
+        if path.suffix.lower() == ".md":
+            new_text, added = _fix_markdown(path, shown, root, text, taken)
+        else:
+            new_text, added = _fix_yaml(path, shown, root, text, taken)
+        if not added:
+            continue
+        if crlf:
+            new_text = new_text.replace("\n", "\r\n")
+        temporary = path.with_name(f".{path.name}.prep-fix")
+        temporary.write_text(("\ufeff" if bom else "") + new_text, encoding="utf-8", newline="")
+        os.replace(temporary, path)
+        fixed.extend(FixedId(path, line, card_id) for line, card_id in added)
+    return fixed
+
+
+def _fix_yaml(path: Path, shown: str, root: Path, text: str, taken: set[str]) -> tuple[str, list[tuple[int, str]]]:
+    parser = decks._YamlParser(path, shown, root, text)
+    parser.parse()
+    document = getattr(parser, "document", None)
+    if document is None or document.kind != "map" or "cards" not in document.data:
+        return text, []
+    cards = document.data["cards"][1]
+    if cards.kind != "seq":
+        return text, []
+    lines = text.split("\n")
+    edits: list[tuple[int, int, str, str]] = []  # (line, column, kind, id)
+    for item in cards.data:
+        if item.kind != "map":
+            continue
+        fields = item.data
+        if "id" in fields and fields["id"][1].data is not None:
+            continue
+        question = _plain(fields, "cloze") or _plain(fields, "q")
+        card_id = slug(question, taken)
+        if "id" in fields:
+            edits.append((fields["id"][0], 0, "fill", card_id))
+        elif item.flow:
+            edits.append((item.line, item.column + 1, "flow", card_id))
+        else:
+            edits.append((item.line, item.column, "block", card_id))
+    added = []
+    for line, column, kind, card_id in sorted(edits, reverse=True):
+        current = lines[line]
+        if kind == "fill":
+            lines[line] = re.sub(r"\bid:[ \t]*(~|null)?", f"id: {card_id}", current, count=1)
+        elif kind == "flow":
+            lines[line] = current[:column] + f"id: {card_id}, " + current[column:]
+        else:
+            lines[line: line + 1] = [current[:column] + f"id: {card_id}", " " * column + current[column:]]
+        added.append((line + 1, card_id))
+    return "\n".join(lines), sorted(added)
+
+
+def _plain(fields: dict, name: str) -> str:
+    if name in fields and fields[name][1].kind == "scalar":
+        return str(fields[name][1].raw)
+    return ""
+
+
+def _fix_markdown(path: Path, shown: str, root: Path, text: str, taken: set[str]) -> tuple[str, list[tuple[int, str]]]:
+    parser = decks._MarkdownParser(path, shown, root, text)
+    parser.parse()
+    lines = text.split("\n")
+    edits: list[tuple[int, str, str]] = []
+    for raw in getattr(parser, "raw_cards", []):
+        first_field = next(iter(raw.fields.values()))
+        question = "\n".join(first_field[1])
+        if raw.meta is None:
+            edits.append((first_field[0] - 1, "insert", slug(question, taken)))
+            continue
+        try:
+            meta = yamlnodes.load("{" + raw.meta[1] + "}")
+        except yamlnodes.YamlError:
+            continue
+        if meta is not None and meta.kind == "map" and "id" not in meta.data:
+            edits.append((raw.meta[0] - 1, "meta", slug(question, taken)))
+    added = []
+    for index, kind, card_id in sorted(edits, reverse=True):
+        if kind == "insert":
+            lines.insert(index, f"<!-- id: {card_id} -->")
+        else:
+            lines[index] = re.sub(r"^<!--\s*", f"<!-- id: {card_id}, ", lines[index], count=1)
+        added.append((index + 1, card_id))
+    return "\n".join(lines), sorted(added)

@@ -1,0 +1,74 @@
+"""Ordered schema steps for the review database; `PRAGMA user_version` records how far it got."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _m001_initial(db: sqlite3.Connection) -> None:
+    _run_script(db, """
+        CREATE TABLE cards (
+            id TEXT PRIMARY KEY,          -- card id: note id, or note id + '/rev' or '/c<N>'
+            state INTEGER NOT NULL,       -- fsrs State: 1 learning, 2 review, 3 relearning
+            step INTEGER,                 -- learning/relearning step index
+            stability REAL,
+            difficulty REAL,
+            due INTEGER NOT NULL,         -- epoch milliseconds
+            last_review INTEGER           -- epoch milliseconds
+        );
+        CREATE INDEX cards_due ON cards(due);
+        CREATE TABLE reviews (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            card_id TEXT NOT NULL,
+            rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 4),
+            reviewed_at INTEGER NOT NULL,  -- epoch milliseconds
+            duration_ms INTEGER,
+            state_before TEXT,             -- JSON card state, NULL when the card was new
+            state_after TEXT NOT NULL      -- JSON card state
+        );
+        CREATE INDEX reviews_card ON reviews(card_id, reviewed_at);
+        CREATE INDEX reviews_time ON reviews(reviewed_at);
+        CREATE TABLE skips (
+            card_id TEXT NOT NULL,
+            day TEXT NOT NULL,             -- the review day (YYYY-MM-DD) the card is skipped for
+            PRIMARY KEY (card_id, day)
+        );
+        """)
+
+
+def _run_script(db: sqlite3.Connection, script: str) -> None:
+    # executescript() would COMMIT first and break the step's transaction, so run statements singly.
+    lines = [line.split("--")[0] for line in script.splitlines()]
+    for statement in "\n".join(lines).split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+MIGRATIONS: list[Migration] = [_m001_initial]
+
+
+def current_version(db: sqlite3.Connection) -> int:
+    return db.execute("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: sqlite3.Connection) -> list[str]:
+    """Apply pending steps, each with its version bump in one transaction; return their names."""
+    applied = []
+    version = current_version(db)
+    for number, step in enumerate(MIGRATIONS[version:], start=version + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(db) >= number:  # another process got there first
+                db.execute("COMMIT")
+                continue
+            step(db)
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        applied.append(step.__name__)
+    return applied

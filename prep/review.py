@@ -1,0 +1,189 @@
+"""The review session: which card is next, rating, undo and skip; no terminal I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Callable
+
+import fsrs
+
+from prep import scheduler as sched
+from prep.config import Config
+from prep.model import Card
+from prep.store import Store
+
+LEARNING_STATES = (fsrs.State.Learning, fsrs.State.Relearning)
+
+
+def day_bounds(now: datetime, day_starts_at: int) -> tuple[datetime, datetime]:
+    """Start and end of the review day containing `now`, in local time with an Anki-style rollover."""
+    local = now.astimezone()
+    start = local.replace(hour=day_starts_at, minute=0, second=0, microsecond=0)
+    if local < start:
+        start -= timedelta(days=1)
+    return start, start + timedelta(days=1)
+
+
+def review_day(now: datetime, day_starts_at: int) -> str:
+    return day_bounds(now, day_starts_at)[0].date().isoformat()
+
+
+@dataclass
+class Rated:
+    """A rating given in this session, kept so it can be undone."""
+
+    review_id: int
+    card: Card
+    rating: int
+    was_new: bool
+    was_review: bool
+
+
+@dataclass
+class Session:
+    """Builds the day's queue from deck order and stored states, and applies ratings to the store."""
+
+    store: Store
+    cards: list[Card]  # the cards in scope, in deck order
+    config: Config
+    clock: Callable[[], datetime]
+    limit: int | None = None
+    done: int = 0
+    correct: int = 0
+    history: list[Rated] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.scheduler = sched.make(self.config)
+        now = self.clock()
+        self.day_start, self.day_end = day_bounds(now, self.config.day_starts_at)
+        self.day = self.day_start.date().isoformat()
+        self.states = self.store.states()
+        skipped = self.store.skipped(self.day)
+        new_today, reviews_today = self.store.counts_since(self.day_start)
+        self.new_left = max(0, self.config.new_per_day - new_today)
+        self.reviews_left = max(0, self.config.reviews_per_day - reviews_today)
+        self.by_id = {card.id: card for card in self.cards}
+        self.new: list[str] = []
+        self.due_reviews: list[str] = []
+        self.learning: set[str] = set()
+        for card in self.cards:
+            if card.id in skipped:
+                continue
+            state = self.states.get(card.id)
+            if state is None:
+                self.new.append(card.id)
+            elif state.state in LEARNING_STATES:
+                if state.due < self.day_end:
+                    self.learning.add(card.id)
+            elif state.due < self.day_end:
+                self.due_reviews.append(card.id)
+        self.due_reviews.sort(key=lambda card_id: self.states[card_id].due)
+        self.skipped_now: set[str] = set()
+        self.front: list[str] = []  # cards put back by undo, shown next
+
+    # -- queue ----------------------------------------------------------------
+    def next_card(self) -> Card | None:
+        """The card to show now, or None when the session is over."""
+        if self.limit is not None and self.done >= self.limit:
+            return None
+        while self.front:
+            card_id = self.front.pop()
+            if card_id not in self.skipped_now:
+                return self.by_id[card_id]
+        now = self.clock()
+        learning = sorted((self.states[c].due, c) for c in self.learning if c not in self.skipped_now)
+        if learning and learning[0][0] <= now:
+            return self.by_id[learning[0][1]]
+        for queue, quota in ((self.due_reviews, self.reviews_left), (self.new, self.new_left)):
+            while queue and quota > 0 and queue[0] in self.skipped_now:
+                queue.pop(0)
+            if queue and quota > 0:
+                return self.by_id[queue[0]]
+        ahead = now + timedelta(minutes=self.config.learn_ahead_minutes)
+        if learning and learning[0][0] <= ahead:
+            return self.by_id[learning[0][1]]
+        return None
+
+    def left(self) -> int:
+        """Cards still to show today in this session (learning cards counted once)."""
+        count = len(self.learning - self.skipped_now) + len(self.front)
+        count += min(len([c for c in self.due_reviews if c not in self.skipped_now]), self.reviews_left)
+        count += min(len([c for c in self.new if c not in self.skipped_now]), self.new_left)
+        if self.limit is not None:
+            count = min(count, self.limit - self.done)
+        return count
+
+    def preview(self, card: Card) -> dict[int, timedelta]:
+        return sched.preview(self.scheduler, self.states.get(card.id), card.id, self.clock())
+
+    # -- actions ----------------------------------------------------------------
+    def rate(self, card: Card, rating: int, duration_ms: int | None = None) -> fsrs.Card:
+        """Schedule, then commit the rating to the store before returning."""
+        now = self.clock()
+        before = self.states.get(card.id)
+        after = sched.review(self.scheduler, before, card.id, rating, now)
+        review_id = self.store.record(card.id, rating, now, duration_ms, before, after)
+        was_new = before is None
+        was_review = before is not None and before.state == fsrs.State.Review
+        self.history.append(Rated(review_id, card, rating, was_new, was_review))
+        self.states[card.id] = after
+        self._dequeue(card.id, was_new, was_review)
+        if after.state in LEARNING_STATES and after.due < self.day_end:
+            self.learning.add(card.id)
+        self.done += 1
+        self.correct += rating > 1
+        return after
+
+    def undo(self) -> Card | None:
+        """Take back this session's last rating: log row deleted, state restored; return its card."""
+        if not self.history:
+            return None
+        rated = self.history.pop()
+        restored = self.store.undo(rated.review_id)
+        if restored is None:
+            return None
+        card_id = rated.card.id
+        self.learning.discard(card_id)
+        if restored.state_before is None:
+            self.states.pop(card_id, None)
+            self.new.insert(0, card_id)
+            self.new_left += 1
+        else:
+            self.states[card_id] = restored.state_before
+            if restored.state_before.state in LEARNING_STATES:
+                self.learning.add(card_id)
+            else:
+                self.due_reviews.insert(0, card_id)
+                self.reviews_left += rated.was_review
+        self.done -= 1
+        self.correct -= rated.rating > 1
+        self.front.append(card_id)
+        return rated.card
+
+    def skip(self, card: Card) -> None:
+        """Hide the card until tomorrow (recorded, so a new session today skips it too)."""
+        self.store.skip(card.id, self.day)
+        self.skipped_now.add(card.id)
+        self.learning.discard(card.id)
+
+    def replace_card(self, card: Card) -> None:
+        """Swap in an edited version of a card (same id)."""
+        self.by_id[card.id] = card
+
+    def next_due(self) -> datetime | None:
+        """When the next card in scope falls due after this session (None: nothing scheduled)."""
+        in_scope = [self.states[c.id].due for c in self.cards if c.id in self.states]
+        if self.new and self.new_left == 0:
+            in_scope.append(self.day_end)
+        later = [due for due in in_scope if due > self.clock()]
+        return min(later) if later else (self.day_end if self.new else None)
+
+    def _dequeue(self, card_id: str, was_new: bool, was_review: bool) -> None:
+        if was_new and card_id in self.new:
+            self.new.remove(card_id)
+            self.new_left -= 1
+        if card_id in self.due_reviews:
+            self.due_reviews.remove(card_id)
+            self.reviews_left -= was_review
+        self.learning.discard(card_id)

@@ -1,0 +1,192 @@
+"""The SQLite review database: card states and the append-only review log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable
+
+import fsrs
+
+from prep import migrations
+from prep.errors import StoreError
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def state_json(card: fsrs.Card | None) -> str | None:
+    if card is None:
+        return None
+    data = card.to_dict()
+    data.pop("card_id", None)
+    return json.dumps(data, sort_keys=True)
+
+
+def state_from_json(text: str | None) -> fsrs.Card | None:
+    if text is None:
+        return None
+    data = json.loads(text)
+    data["card_id"] = 0
+    return fsrs.Card.from_dict(data)
+
+
+@dataclass(frozen=True)
+class Review:
+    """One row of the review log."""
+
+    id: int
+    card_id: str
+    rating: int
+    reviewed_at: datetime
+    duration_ms: int | None
+    state_before: fsrs.Card | None
+    state_after: fsrs.Card
+
+
+class Store:
+    """Open with `Store(path)`; every write is one transaction, committed before returning."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            version = migrations.current_version(self.db)
+            if version > len(migrations.MIGRATIONS):
+                raise StoreError(
+                    f"{self.path} was written by a newer version of prep (schema {version}); upgrade prep to use it")
+            migrations.migrate(self.db)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(
+                f"cannot open the review database {self.path}: {error}. "
+                "If the file is corrupt, move it aside and restore a backup (see 'prep doctor')."
+            ) from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- reads -----------------------------------------------------------------
+    def states(self) -> dict[str, fsrs.Card]:
+        """Every card that has been reviewed, by card id."""
+        rows = self.db.execute("SELECT id, state, step, stability, difficulty, due, last_review FROM cards")
+        return {row[0]: _card_from_row(row) for row in rows}
+
+    def state(self, card_id: str) -> fsrs.Card | None:
+        row = self.db.execute(
+            "SELECT id, state, step, stability, difficulty, due, last_review FROM cards WHERE id = ?", (card_id,)
+        ).fetchone()
+        return _card_from_row(row) if row else None
+
+    def reviews(self, card_id: str | None = None, since: datetime | None = None) -> list[Review]:
+        query = "SELECT id, card_id, rating, reviewed_at, duration_ms, state_before, state_after FROM reviews"
+        clauses, params = [], []
+        if card_id is not None:
+            clauses.append("card_id = ?")
+            params.append(card_id)
+        if since is not None:
+            clauses.append("reviewed_at >= ?")
+            params.append(to_ms(since))
+        if clauses:
+            query += " WHERE " + " AND ".join(clauses)
+        rows = self.db.execute(query + " ORDER BY id", params)
+        return [Review(r[0], r[1], r[2], from_ms(r[3]), r[4], state_from_json(r[5]), state_from_json(r[6]))
+                for r in rows]
+
+    def counts_since(self, start: datetime) -> tuple[int, int]:
+        """(new cards introduced, reviews of review-state cards) since `start`, for daily limits."""
+        row = self.db.execute(
+            "SELECT SUM(state_before IS NULL), SUM(json_extract(state_before, '$.state') = 2) "
+            "FROM reviews WHERE reviewed_at >= ?", (to_ms(start),)
+        ).fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    def skipped(self, day: str) -> set[str]:
+        return {row[0] for row in self.db.execute("SELECT card_id FROM skips WHERE day = ?", (day,))}
+
+    # -- writes ----------------------------------------------------------------
+    def record(self, card_id: str, rating: int, when: datetime, duration_ms: int | None,
+               before: fsrs.Card | None, after: fsrs.Card) -> int:
+        """Append a review and set the card's state, in one committed transaction; return the log id."""
+        with self._transaction():
+            cursor = self.db.execute(
+                "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (card_id, rating, to_ms(when), duration_ms, state_json(before), state_json(after)),
+            )
+            self._put_state(card_id, after)
+            return int(cursor.lastrowid)
+
+    def undo(self, review_id: int) -> Review | None:
+        """Delete a review and restore the card's state before it; None if it is not the card's last."""
+        with self._transaction():
+            row = self.db.execute(
+                "SELECT id, card_id, rating, reviewed_at, duration_ms, state_before, state_after "
+                "FROM reviews WHERE id = ?", (review_id,)).fetchone()
+            if row is None:
+                return None
+            later = self.db.execute("SELECT 1 FROM reviews WHERE card_id = ? AND id > ?", (row[1], review_id)).fetchone()
+            if later:
+                return None
+            self.db.execute("DELETE FROM reviews WHERE id = ?", (review_id,))
+            before = state_from_json(row[5])
+            if before is None:
+                self.db.execute("DELETE FROM cards WHERE id = ?", (row[1],))
+            else:
+                self._put_state(row[1], before)
+        return Review(row[0], row[1], row[2], from_ms(row[3]), row[4], before, state_from_json(row[6]))
+
+    def skip(self, card_id: str, day: str) -> None:
+        with self._transaction():
+            self.db.execute("INSERT OR IGNORE INTO skips (card_id, day) VALUES (?, ?)", (card_id, day))
+
+    def unskip(self, card_id: str, day: str) -> None:
+        with self._transaction():
+            self.db.execute("DELETE FROM skips WHERE card_id = ? AND day = ?", (card_id, day))
+
+    def _put_state(self, card_id: str, card: fsrs.Card) -> None:
+        self.db.execute(
+            "INSERT INTO cards (id, state, step, stability, difficulty, due, last_review) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET state = excluded.state, "
+            "step = excluded.step, stability = excluded.stability, difficulty = excluded.difficulty, "
+            "due = excluded.due, last_review = excluded.last_review",
+            (card_id, int(card.state), card.step, card.stability, card.difficulty, to_ms(card.due),
+             to_ms(card.last_review) if card.last_review else None),
+        )
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, *rest: object) -> None:
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _card_from_row(row: Iterable) -> fsrs.Card:
+    _, state, step, stability, difficulty, due, last_review = row
+    return fsrs.Card(card_id=0, state=fsrs.State(state), step=step, stability=stability, difficulty=difficulty,
+                     due=from_ms(due), last_review=from_ms(last_review) if last_review is not None else None)

@@ -1,0 +1,116 @@
+"""Safe YAML reading that keeps line numbers and refuses aliases (no alias bombs)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+try:  # the C loader is several times faster; fall back when libyaml is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+
+class YamlError(ValueError):
+    """A YAML problem with a 0-based line."""
+
+    def __init__(self, line: int, message: str) -> None:
+        self.line = line
+        self.message = message
+        super().__init__(message)
+
+
+@dataclass
+class Value:
+    """A YAML value with the 0-based line and column it starts on.
+
+    `data` is a str/int/float/bool/None for scalars, a list of Value, or a dict of
+    key → (key line, Value). `raw` keeps a scalar's text exactly as written.
+    """
+
+    data: Any
+    line: int
+    column: int
+    raw: str = ""
+    kind: str = "scalar"  # scalar | seq | map
+    flow: bool = False
+    style: str = ""  # a scalar's style: "" plain, "|" literal, ">" folded, quotes
+
+    @property
+    def text_line(self) -> int:
+        """0-based line where a scalar's text starts (block scalars start below the indicator)."""
+        return self.line + 1 if self.style in ("|", ">") else self.line
+
+    def plain(self) -> Any:
+        if self.kind == "seq":
+            return [item.plain() for item in self.data]
+        if self.kind == "map":
+            return {key: value.plain() for key, (_, value) in self.data.items()}
+        return self.data
+
+
+def load(text: str) -> Value | None:
+    """Parse one YAML document into Values; raise YamlError on bad syntax or aliases."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line if mark else 0
+        message = " ".join(part for part in (error.context, error.problem) if part)
+        raise YamlError(line, f"YAML syntax error: {message}") from None
+    except yaml.YAMLError as error:
+        raise YamlError(0, f"YAML syntax error: {error}") from None
+    if node is None:
+        return None
+    return _convert(node, set())
+
+
+def _convert(node: yaml.Node, seen: set[int]) -> Value:
+    line, column = node.start_mark.line, node.start_mark.column
+    if id(node) in seen:
+        raise YamlError(line, "YAML aliases (*name) are not allowed in deck files")
+    seen.add(id(node))
+    if isinstance(node, yaml.ScalarNode):
+        return Value(_scalar(node), line, column, raw=node.value, style=node.style or "")
+    if isinstance(node, yaml.SequenceNode):
+        items = []
+        for child in node.value:
+            if id(child) in seen:
+                raise YamlError(line, "YAML aliases (*name) are not allowed in deck files")
+            items.append(_convert(child, seen))
+        return Value(items, line, column, kind="seq", flow=bool(node.flow_style))
+    mapping: dict[str, tuple[int, Value]] = {}
+    for key_node, value_node in node.value:
+        if id(key_node) in seen or id(value_node) in seen:
+            raise YamlError(key_node.start_mark.line, "YAML aliases (*name) are not allowed in deck files")
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise YamlError(key_node.start_mark.line, "mapping keys must be plain names")
+        key = key_node.value
+        if key == "<<":
+            raise YamlError(key_node.start_mark.line, "YAML merge keys (<<) are not allowed in deck files")
+        if key in mapping:
+            raise YamlError(key_node.start_mark.line, f"duplicate field '{key}'")
+        seen.add(id(key_node))
+        mapping[key] = (key_node.start_mark.line, _convert(value_node, seen))
+    return Value(mapping, line, column, kind="map", flow=bool(node.flow_style))
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    tag, value = node.tag, node.value
+    if tag.endswith(":null"):
+        return None
+    if tag.endswith(":bool"):
+        return value.lower() in ("true", "yes", "on", "y")
+    if tag.endswith(":int"):
+        try:
+            return int(value.replace("_", ""), 0)
+        except ValueError:
+            return value
+    if tag.endswith(":float"):
+        try:
+            return float(value.replace("_", ""))
+        except ValueError:
+            return value
+    return value
