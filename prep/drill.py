@@ -25,6 +25,7 @@ class Summary:
     correct: int
     seconds: float
     next_due: datetime | None
+    left: int = 0  # cards still due today when the session ended early
 
 
 def read_key(fd: int) -> str:
@@ -51,7 +52,7 @@ def drill(session: Session, console: Console, keys: Callable[[], str], root: "de
         if action == "quit":
             break
         card = session.next_card()
-    return Summary(session.done, session.correct, time.monotonic() - started, session.next_due())
+    return Summary(session.done, session.correct, time.monotonic() - started, session.next_due(), session.left())
 
 
 def _show_card(session: Session, console: Console, keys: Callable[[], str], card: Card, root) -> str:
@@ -134,7 +135,9 @@ def summary_text(summary: Summary, now: datetime) -> str:
         lines[0] += f", {share:.0f}% answered correctly, in {render.duration(summary.seconds)}."
     else:
         lines[0] += "."
-    if summary.next_due is not None:
+    if summary.left:
+        lines.append(f"{summary.left} card{'s' if summary.left != 1 else ''} still due today.")
+    elif summary.next_due is not None:
         lines.append(f"Next card due {render.when(summary.next_due, now)}.")
     return "\n".join(lines)
 

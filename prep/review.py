@@ -172,12 +172,12 @@ class Session:
         self.by_id[card.id] = card
 
     def next_due(self) -> datetime | None:
-        """When the next card in scope falls due after this session (None: nothing scheduled)."""
-        in_scope = [self.states[c.id].due for c in self.cards if c.id in self.states]
-        if self.new and self.new_left == 0:
-            in_scope.append(self.day_end)
-        later = [due for due in in_scope if due > self.clock()]
-        return min(later) if later else (self.day_end if self.new else None)
+        """When the next card in scope falls due after now (None: nothing scheduled or new)."""
+        now = self.clock()
+        later = [self.states[c.id].due for c in self.cards if c.id in self.states and self.states[c.id].due > now]
+        if self.new:  # new cards wait for tomorrow's quota
+            later.append(self.day_end)
+        return min(later) if later else None
 
     def _dequeue(self, card_id: str, was_new: bool, was_review: bool) -> None:
         if was_new and card_id in self.new:

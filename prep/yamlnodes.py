@@ -58,7 +58,9 @@ def load(text: str) -> Value | None:
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line if mark else 0
-        message = " ".join(part for part in (error.context, error.problem) if part)
+        message = error.problem or "invalid YAML"
+        if error.context:
+            message += f" ({error.context})"
         raise YamlError(line, f"YAML syntax error: {message}") from None
     except yaml.YAMLError as error:
         raise YamlError(0, f"YAML syntax error: {error}") from None

@@ -1,0 +1,41 @@
+"""Shared fixtures: an isolated data directory, a copy of the test decks, and a fixed clock."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+NOW = "2026-03-02T10:00:00+00:00"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test touches the user's data, decks or clock."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("PREP_HOME", str(home))
+    monkeypatch.delenv("PREP_DECKS", raising=False)
+    monkeypatch.delenv("PREP_NOW", raising=False)
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    return home
+
+
+@pytest.fixture
+def decks_dir(tmp_path: Path) -> Path:
+    """A private copy of tests/data/decks."""
+    target = tmp_path / "work" / "decks"
+    shutil.copytree(DATA / "decks", target)
+    return target
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path

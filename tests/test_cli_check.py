@@ -1,0 +1,89 @@
+"""`prep check` and `prep check --fix` through click's CliRunner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from prep.cli import cli
+from tests.conftest import write
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_clean_decks_pass(decks_dir: Path) -> None:
+    result = run("check")
+    assert result.exit_code == 0
+    assert result.output == "6 cards in 2 files: no problems.\n"
+
+
+def test_problems_are_listed_then_summarised_with_exit_1(decks_dir: Path) -> None:
+    write(decks_dir / "bad.yaml", "cards:\n  - id: a\n    qestion: What?\n    a: This.\n  - id: b\n    q: Q\n")
+    result = run("check")
+    assert result.exit_code == 1
+    assert result.output == (
+        "decks/bad.yaml:3: unknown field 'qestion' (did you mean 'q'?); allowed: id, q, a, cloze, extra, tags, reverse\n"
+        "decks/bad.yaml:5: missing or empty answer (a)\n"
+        "2 problems in 1 of 3 files; 6 cards are fine.\n"
+    )
+
+
+def test_check_one_path_and_decks_option(tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere"
+    write(other / "one.md", "<!-- id: x -->\nQ: Why?\nA: Because.\n")
+    assert run("check", "--decks", str(other)).output == "1 cards in 1 files: no problems.\n"
+    assert run("check", str(other / "one.md")).output == "1 cards in 1 files: no problems.\n"
+
+
+def test_missing_decks_folder_is_a_clear_error() -> None:
+    result = CliRunner().invoke(cli, ["check", "--decks", "nowhere"])
+    assert result.exit_code == 1
+    assert result.output == "Error: decks folder 'nowhere' does not exist\n"
+
+
+def test_fix_adds_ids_and_changes_nothing_else(tmp_path: Path, decks_dir: Path) -> None:
+    yaml_text = (
+        "# keep this comment\n"
+        "tags: [x]   # and this one\n"
+        "cards:\n"
+        "  - q: 'What is the kernel trick?'\n"
+        "    a: \"Computing inner products in feature space implicitly.\"\n"
+        "  - {q: What is a margin?, a: The gap.}\n"
+        "  - id:\n"
+        "    q: What is a support vector?\n"
+        "    a: A point on the margin.\n"
+        "  - id: svm-kept\n"
+        "    q: Kept?\n"
+        "    a: Yes.\n"
+    )
+    md_text = "# Title\n\nQ: What is a kernel?\nA: A similarity.\n\n---\n\n<!-- tags: [easy] -->\nQ: Second question?\nA: Yes.\n"
+    write(decks_dir / "svm.yaml", yaml_text)
+    write(decks_dir / "kern.md", md_text)
+    result = run("check", "--fix")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == "12 cards in 4 files: no problems."
+    fixed_yaml = (decks_dir / "svm.yaml").read_text()
+    assert fixed_yaml == (
+        "# keep this comment\n"
+        "tags: [x]   # and this one\n"
+        "cards:\n"
+        "  - id: kernel-trick\n"
+        "    q: 'What is the kernel trick?'\n"
+        "    a: \"Computing inner products in feature space implicitly.\"\n"
+        "  - {id: margin, q: What is a margin?, a: The gap.}\n"
+        "  - id: support-vector\n"
+        "    q: What is a support vector?\n"
+        "    a: A point on the margin.\n"
+        "  - id: svm-kept\n"
+        "    q: Kept?\n"
+        "    a: Yes.\n"
+    )
+    assert (decks_dir / "kern.md").read_text() == (
+        "# Title\n\n<!-- id: kernel -->\nQ: What is a kernel?\nA: A similarity.\n\n---\n\n"
+        "<!-- id: second-question, tags: [easy] -->\nQ: Second question?\nA: Yes.\n"
+    )
+    again = run("check", "--fix")  # idempotent: nothing more to add
+    assert again.output == "12 cards in 4 files: no problems.\n"
