@@ -175,12 +175,47 @@ def check(source: str) -> MathError | None:
     return None
 
 
+_CONVERTER = None
+
+
+def _converter():
+    """pylatexenc's converter, with fractions and `\\mid` spelled so they stay unambiguous."""
+    global _CONVERTER
+    if _CONVERTER is None:
+        from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
+
+        def fraction(node, l2tobj) -> str:
+            parts = []
+            for arg in node.nodeargd.argnlist if node.nodeargd else []:
+                text = l2tobj.nodelist_to_text([arg]).strip() if arg is not None else ""
+                parts.append(text if re.fullmatch(r"[\w.^_′]+|\(.*\)", text) else f"({text})")
+            return "/".join(parts)
+
+        context = get_default_latex_context_db().filter_context(keep_categories=None)
+        context.add_context_category("prep", prepend=True, macros=[
+            MacroTextSpec("frac", simplify_repl=fraction),
+            MacroTextSpec("dfrac", simplify_repl=fraction),
+            MacroTextSpec("tfrac", simplify_repl=fraction),
+            MacroTextSpec("mid", simplify_repl=" | "),
+        ])
+        from pylatexenc import latexwalker, macrospec
+
+        parse_context = latexwalker.get_default_latex_context_db().filter_context(keep_categories=None)
+        parse_context.add_context_category("prep", prepend=True, macros=[
+            macrospec.MacroSpec(name, "{{") for name in ("dfrac", "tfrac")])
+        converter = LatexNodes2Text(latex_context=context, math_mode="text", strict_latex_spaces=True)
+        _CONVERTER = (converter, parse_context)
+    return _CONVERTER
+
+
 def latex_to_unicode(latex: str) -> str:
     """Readable Unicode for a LaTeX expression (falls back to the source)."""
-    from pylatexenc.latex2text import LatexNodes2Text
-
     try:
-        text = LatexNodes2Text(math_mode="text", strict_latex_spaces=True).latex_to_text(latex)
+        from pylatexenc.latexwalker import LatexWalker
+
+        converter, parse_context = _converter()
+        nodes, _, _ = LatexWalker(latex, latex_context=parse_context, tolerant_parsing=True).get_latex_nodes()
+        text = converter.nodelist_to_text(nodes)
     except Exception:  # pylatexenc raises several types on odd input; the source is a fine fallback
         return latex
     return re.sub(r"[ \t]+", " ", text).strip()
