@@ -1,0 +1,99 @@
+"""`prep export` packages imported into a fresh collection with the real `anki` library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from prep.cli import cli
+
+anki_collection = pytest.importorskip("anki.collection")
+
+
+def export(decks_dir: Path, out: Path, now: str, *args: str) -> str:
+    result = CliRunner().invoke(cli, ["export", "-o", str(out), *args], env={"PREP_NOW": now},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def import_into(collection_path: Path, package: Path):
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    col = Collection(str(collection_path))
+    try:
+        response = col.import_anki_package(ImportAnkiPackageRequest(
+            package_path=str(package), options=ImportAnkiPackageOptions(with_scheduling=False)))
+        notes = {}
+        for note_id in col.find_notes(""):
+            note = col.get_note(note_id)
+            notes[note.guid] = (note.note_type()["name"], note.note_type()["type"], sorted(note.tags), list(note.fields))
+        decks = sorted(d.name for d in col.decks.all_names_and_ids())
+        media = sorted(p.name for p in Path(col.media.dir()).iterdir())
+        return response.log, notes, decks, media, col.card_count()
+    finally:
+        col.close()
+
+
+def test_export_imports_into_real_anki(decks_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "prep.apkg"
+    assert export(decks_dir, out, "2026-03-02T10:00:00Z") == (
+        f"Wrote {out}: 6 notes, 8 cards, 1 media file, 2 decks.\n")
+    log, notes, decks, media, cards = import_into(tmp_path / "col.anki2", out)
+    assert len(log.new) == 6 and cards == 8
+    assert {"Math::Probability", "ML::Basics"} <= set(decks)
+    kinds = sorted((name, kind) for name, kind, _, _ in notes.values())
+    assert kinds == [("prep Basic", 0)] * 4 + [("prep Basic (and reversed card)", 0), ("prep Cloze", 1)]
+    by_text = {fields[0]: (name, tags, fields) for name, _, tags, fields in notes.values()}
+    bayes = by_text["<p>State Bayes' rule.</p>"]
+    assert bayes[1] == ["easy", "probability"]
+    assert bayes[2][1] == "<p>\\(P(A \\mid B) = \\frac{P(B \\mid A) P(A)}{P(B)}\\)</p>"
+    cloze_text = next(f[0] for n, _, _, f in notes.values() if n == "prep Cloze")
+    assert "{{c1::\\(E[X^2] - E[X]^2\\)}}" in cloze_text and "{{c2::squared mean}}" in cloze_text
+    code = next(f[0] for f in (v[3] for v in notes.values()) if "print" in f[0])
+    assert '<div class="highlight">' in code and "<span" in code  # highlighted with classes styled by the model CSS
+    assert len(media) == 1 and media[0].startswith("prep-") and media[0].endswith(".svg")
+    image_note = next(f[0] for f in (v[3] for v in notes.values()) if "<img" in f[0])
+    assert f'src="{media[0]}"' in image_note
+
+
+def test_reimport_after_an_edit_updates_in_place(decks_dir: Path, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.apkg", tmp_path / "second.apkg"
+    export(decks_dir, first, "2026-03-02T10:00:00Z")
+    path = decks_dir / "ml" / "basics.md"
+    path.write_text(path.read_text().replace("What is overfitting?", "What is overfitting, in one sentence?"))
+    export(decks_dir, second, "2026-03-03T10:00:00Z")
+    collection = tmp_path / "col.anki2"
+    import_into(collection, first)
+    log, notes, _, _, cards = import_into(collection, second)
+    assert len(log.new) == 0
+    assert len(log.updated) == 6 - len(log.duplicate)
+    assert len(notes) == 6 and cards == 8
+    texts = [fields[0] for _, _, _, fields in notes.values()]
+    assert "<p>What is overfitting, in one sentence?</p>" in texts
+    assert "<p>What is overfitting?</p>" not in texts
+
+
+def test_export_filters_by_deck_and_tag(decks_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ml.apkg"
+    assert "3 notes, 3 cards" in export(decks_dir, out, "2026-03-02T10:00:00Z", "--deck", "ml")
+    assert "1 notes, 1 cards" in export(decks_dir, out, "2026-03-02T10:00:00Z", "--tag", "easy", "--deck", "ML")
+
+
+def test_hostile_html_is_sanitised(tmp_path: Path) -> None:
+    decks = tmp_path / "decks"
+    decks.mkdir()
+    (decks / "x.md").write_text(
+        "<!-- id: evil -->\nQ: Hi <script>alert(1)</script> <img src=\"a.png\" onerror=\"alert(2)\">\n"
+        "A: [click](javascript:alert(3)) <b onclick=\"x()\">bold</b>\n")
+    (decks / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    out = tmp_path / "evil.apkg"
+    result = CliRunner().invoke(cli, ["export", "--decks", str(decks), "-o", str(out)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    _, notes, _, _, _ = import_into(tmp_path / "col.anki2", out)
+    html = " ".join(" ".join(v[3]) for v in notes.values())
+    for bad in ("<script", "onerror", "onclick", "javascript:"):
+        assert bad not in html
+    assert "<b>bold</b>" in html
