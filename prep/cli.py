@@ -224,6 +224,33 @@ def stats(deck: str | None, tag: str | None, as_json: bool, settings: tuple[str,
     _warn_problems(collection)
 
 
+@cli.command()
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print Markdown (this is how decks/README.md is made).")
+@decks_option
+def catalog(as_markdown: bool, decks_dir: str | None) -> None:
+    """List the decks with their card counts by difficulty."""
+    from prep import catalog as catalogue
+
+    collection = _collection(decks_dir)
+    if as_markdown:
+        click.echo(catalogue.markdown(collection), nl=False)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Question banks in {collection.root}", title_justify="left")
+    for column in ("Deck", "File", "Cards", "Easy", "Medium", "Hard"):
+        table.add_column(column, justify="left" if column in ("Deck", "File") else "right")
+    rows = catalogue.entries(collection)
+    for entry in rows:
+        table.add_row(entry.deck, entry.path, str(entry.total), str(entry.counts["easy"]),
+                      str(entry.counts["medium"]), str(entry.counts["hard"]))
+    table.add_row("Total", "", str(sum(e.total for e in rows)), *(str(sum(e.counts[d] for e in rows))
+                  for d in catalogue.DIFFICULTIES), style="bold")
+    Console(highlight=False).print(table)
+    _warn_problems(collection)
+
+
 @cli.command("config")
 @set_option
 def show_config(settings: tuple[str, ...]) -> None:
