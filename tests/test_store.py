@@ -1,0 +1,68 @@
+"""The SQLite store: schema migrations, committed ratings, exact undo, refusing newer databases."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from prep import migrations, scheduler
+from prep.config import Config
+from prep.errors import StoreError
+from prep.store import Store
+
+WHEN = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+
+
+def test_blank_database_gets_current_schema(tmp_path: Path) -> None:
+    with Store(tmp_path / "p.db") as store:
+        tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"cards", "reviews", "skips"} <= tables
+        assert migrations.current_version(store.db) == len(migrations.MIGRATIONS)
+        assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_rating_is_committed_and_visible_to_another_connection(tmp_path: Path) -> None:
+    sched = scheduler.make(Config(enable_fuzzing=False))
+    with Store(tmp_path / "p.db") as store:
+        after = scheduler.review(sched, None, "a", 3, WHEN)
+        store.record("a", 3, WHEN, 1200, None, after)
+        other = sqlite3.connect(tmp_path / "p.db")
+        assert other.execute("SELECT card_id, rating, duration_ms, state_before FROM reviews").fetchall() == [
+            ("a", 3, 1200, None)]
+        assert store.state("a").due == after.due
+
+
+def test_undo_restores_state_and_log_exactly(tmp_path: Path) -> None:
+    sched = scheduler.make(Config(enable_fuzzing=False))
+    with Store(tmp_path / "p.db") as store:
+        first = scheduler.review(sched, None, "a", 3, WHEN)
+        store.record("a", 3, WHEN, None, None, first)
+        before_rows = store.db.execute("SELECT * FROM reviews").fetchall()
+        before_card = store.db.execute("SELECT * FROM cards").fetchall()
+        later = WHEN + timedelta(minutes=10)
+        second = scheduler.review(sched, first, "a", 1, later)
+        review_id = store.record("a", 1, later, None, first, second)
+        undone = store.undo(review_id)
+        assert undone is not None and undone.rating == 1
+        assert store.db.execute("SELECT * FROM reviews").fetchall() == before_rows
+        assert store.db.execute("SELECT * FROM cards").fetchall() == before_card
+        assert store.undo(review_id) is None  # already gone
+
+
+def test_database_from_a_newer_prep_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(StoreError, match="newer version of prep"):
+        Store(path)
+
+
+def test_corrupt_database_gives_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "p.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(StoreError, match="cannot open the review database"):
+        Store(path)
