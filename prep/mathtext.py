@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+SPECIAL = re.compile(r"[\\`$]")  # the only characters that can start an escape, code or math
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,10 @@ def _split_inline(chunk: str, first_line: int) -> list[Segment]:
         start = end
 
     while i < n:
+        found = SPECIAL.search(chunk, i)  # jump straight to the next interesting character
+        if found is None:
+            break
+        i = found.start()
         char = chunk[i]
         if char == "\\":
             i += 2
@@ -100,9 +105,6 @@ def _split_inline(chunk: str, first_line: int) -> list[Segment]:
                 continue
             emit("code", i, close + run)
             i = close + run
-            continue
-        if char != "$":
-            i += 1
             continue
         if chunk.startswith("$$", i):
             close = _find_unescaped(chunk, "$$", i + 2)
@@ -146,24 +148,31 @@ def _find_unescaped(text: str, needle: str, pos: int) -> int:
         pos = found + 1
 
 
+INLINE_STOP = re.compile(r"[\\$\n]")
+
+
 def _find_inline_close(text: str, open_pos: int) -> int:
     """Closing `$` of inline math, pandoc's rule: `$x$`, no space inside the delimiters."""
     j = open_pos + 1
     if j >= len(text) or text[j].isspace() or text[j] == "$":
         return -1
-    while j < len(text):
+    while True:
+        found = INLINE_STOP.search(text, j)
+        if found is None:
+            return -1
+        j = found.start()
         char = text[j]
         if char == "\\":
             j += 2
             continue
-        if char == "\n" and text[j + 1 : j + 2] == "\n":
-            return -1  # math never spans a blank line
-        if char == "$":
-            if text[j - 1].isspace() or (j + 1 < len(text) and text[j + 1].isdigit()):
-                return -1
-            return j
-        j += 1
-    return -1
+        if char == "\n":
+            if text[j + 1 : j + 2] == "\n":
+                return -1  # math never spans a blank line
+            j += 1
+            continue
+        if text[j - 1].isspace() or (j + 1 < len(text) and text[j + 1].isdigit()):
+            return -1
+        return j
 
 
 def check(source: str) -> MathError | None:
