@@ -253,13 +253,15 @@ def catalog(as_markdown: bool, decks_dir: str | None) -> None:
 
 @cli.command("config")
 @set_option
-def show_config(settings: tuple[str, ...]) -> None:
-    """Show the settings in effect and where the config file and database live."""
+@decks_option
+def show_config(settings: tuple[str, ...], decks_dir: str | None) -> None:
+    """Show the settings in effect and where the config file, database and decks live."""
     from prep import config, paths
 
     current = _config(settings)
     click.echo(f"# config file: {paths.config_path()}")
     click.echo(f"# database:    {paths.database_path()}")
+    click.echo(f"# decks:       {paths.resolve_decks(decks_dir)}")
     import yaml
 
     click.echo(yaml.safe_dump(config.as_dict(current), sort_keys=False).rstrip())

@@ -120,12 +120,16 @@ def _edit(session: Session, card: Card, root) -> tuple[Card, str]:
     notes, problems = decks.parse_file(path, root)
     if problems:
         return card, "The file has problems; keeping the old card: " + "; ".join(str(p) for p in problems[:3])
-    for note in notes:
+    edited = None
+    for note in notes:  # every card of the file: lines may have moved
         for fresh in decks.cards_of(note):
-            if fresh.id == card.id:
+            if fresh.id in session.by_id:
                 session.replace_card(fresh)
-                return fresh, "Reloaded the edited card."
-    return card, f"Card {card.id} is no longer in {path.name}; showing the old version."
+            if fresh.id == card.id:
+                edited = fresh
+    if edited is None:
+        return card, f"Card {card.id} is no longer in {path.name}; showing the old version."
+    return edited, "Reloaded the edited card."
 
 
 def summary_text(summary: Summary, now: datetime) -> str:
