@@ -17,10 +17,18 @@ class _Group(click.Group):
     """Turns PrepError from any command into `Error: ...` and exit code 1 (no traceback)."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        import sqlite3
+
         try:
             return super().invoke(ctx)
         except PrepError as error:
             raise click.ClickException(str(error)) from None
+        except sqlite3.DatabaseError as error:  # corruption found mid-command, past the open checks
+            from prep import backup, paths
+
+            raise click.ClickException(
+                f"the review database {paths.database_path()} is damaged ({error}).\n"
+                f"{backup.restore_hint(paths.database_path())}") from None
 
 
 decks_option = click.option(
@@ -156,6 +164,9 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
             summary = drill.Summary(session.done, session.correct, 0.0, session.next_due())
         console.print()
         console.print(drill.summary_text(summary, paths.now()))
+        from prep import backup
+
+        backup.daily_backup(paths.database_path(), session.day, config.backups_to_keep)
 
 
 @cli.command()
@@ -249,6 +260,55 @@ def catalog(as_markdown: bool, decks_dir: str | None) -> None:
                   for d in catalogue.DIFFICULTIES), style="bold")
     Console(highlight=False).print(table)
     _warn_problems(collection)
+
+
+@cli.command()
+@click.option("--no-repair", is_flag=True, help="Only report; change nothing.")
+@set_option
+def doctor(no_repair: bool, settings: tuple[str, ...]) -> None:
+    """Check the review database and repair card states from the review log.
+
+    Runs SQLite's integrity check, checks the schema version, replays every card's log through
+    FSRS, and compares the results with the stored states. Also takes the day's backup.
+    """
+    from prep import backup, doctor as checker, paths, scheduler
+    from prep.review import review_day
+    from prep.store import Store
+
+    config = _config(settings)
+    database = paths.database_path()
+    if not database.exists():
+        click.echo(f"No review database yet at {database}: nothing to check.")
+        return
+    with Store(database) as store:
+        report = checker.examine(store, scheduler.make(config), repair=not no_repair)
+    click.echo(f"Database: {database}")
+    click.echo(f"Integrity check: {'; '.join(report.integrity)}")
+    click.echo(f"Schema version: {report.schema_version}")
+    click.echo(f"Reviews: {report.reviews}; cards with a state: {report.cards}")
+    for label, ids in (("state differs from its last logged review", report.state_mismatch),
+                       ("reviewed but no stored state", report.missing_state),
+                       ("log chain broken (a review does not start where the previous ended)", report.broken_chain),
+                       ("state without any logged review", report.state_without_log),
+                       ("FSRS replay with the current settings gives a different state", report.replay_differs)):
+        if ids:
+            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            click.echo(f"{len(ids)} card{'s' if len(ids) != 1 else ''}: {label}: {shown}")
+    if report.repaired:
+        click.echo(f"Repaired {len(report.repaired)} card states from the review log.")
+    elif report.state_mismatch or report.missing_state:
+        click.echo("Run 'prep doctor' without --no-repair to restore these states from the log.")
+    if report.replay_differs:
+        click.echo("(Replay differences are expected after changing scheduling settings; the log is kept as is.)")
+    made = backup.daily_backup(database, review_day(paths.now(), config.day_starts_at), config.backups_to_keep)
+    if made:
+        click.echo(f"Backup written: {made}")
+    if report.integrity != ["ok"]:
+        click.echo(backup.restore_hint(database))
+        sys.exit(1)
+    if report.broken_chain or (no_repair and (report.state_mismatch or report.missing_state)):
+        sys.exit(1)
+    click.echo("All good." if report.healthy else "Repaired.")
 
 
 @cli.command("config")

@@ -121,9 +121,9 @@ class Session:
     def rate(self, card: Card, rating: int, duration_ms: int | None = None) -> fsrs.Card:
         """Schedule, then commit the rating to the store before returning."""
         now = self.clock()
-        before = self.states.get(card.id)
-        after = sched.review(self.scheduler, before, card.id, rating, now)
-        review_id = self.store.record(card.id, rating, now, duration_ms, before, after)
+        review_id, before, after = self.store.apply(
+            card.id, rating, now, duration_ms,
+            lambda current: sched.review(self.scheduler, current, card.id, rating, now))
         was_new = before is None
         was_review = before is not None and before.state == fsrs.State.Review
         self.history.append(Rated(review_id, card, rating, was_new, was_review))

@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import fsrs
 
@@ -69,10 +69,10 @@ class Store:
                     f"{self.path} was written by a newer version of prep (schema {version}); upgrade prep to use it")
             migrations.migrate(self.db)
         except sqlite3.DatabaseError as error:
+            from prep.backup import restore_hint
+
             raise StoreError(
-                f"cannot open the review database {self.path}: {error}. "
-                "If the file is corrupt, move it aside and restore a backup (see 'prep doctor')."
-            ) from None
+                f"cannot open the review database {self.path}: {error}.\n{restore_hint(self.path)}") from None
 
     def close(self) -> None:
         self.db.close()
@@ -133,6 +133,25 @@ class Store:
             )
             self._put_state(card_id, after)
             return int(cursor.lastrowid)
+
+    def apply(self, card_id: str, rating: int, when: datetime, duration_ms: int | None,
+              schedule: Callable[[fsrs.Card | None], fsrs.Card]) -> tuple[int, fsrs.Card | None, fsrs.Card]:
+        """Rate a card against its state as stored *now*, in one committed transaction.
+
+        Reading the state inside the write transaction means two processes rating the same card
+        chain their reviews (the second starts from the first's result) instead of one silently
+        overwriting the other. Returns (log id, state before, state after).
+        """
+        with self._transaction():
+            before = self.state(card_id)
+            after = schedule(before)
+            cursor = self.db.execute(
+                "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (card_id, rating, to_ms(when), duration_ms, state_json(before), state_json(after)),
+            )
+            self._put_state(card_id, after)
+            return int(cursor.lastrowid), before, after
 
     def undo(self, review_id: int) -> Review | None:
         """Delete a review and restore the card's state before it; None if it is not the card's last."""

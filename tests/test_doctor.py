@@ -1,0 +1,83 @@
+"""`prep doctor` and backups: states checked against the log, repaired from it, daily copies kept."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from prep import backup, paths, scheduler
+from prep.cli import cli
+from prep.config import Config
+from prep.store import Store
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+
+
+def history(path: Path) -> None:
+    sched = scheduler.make(Config())
+    with Store(path) as store:
+        for card_id in ("a", "b"):
+            for offset, rating in ((0, 3), (1, 3), (5, 1)):
+                when = NOW - timedelta(days=10 - offset)
+                store.apply(card_id, rating, when, None, lambda s: scheduler.review(sched, s, card_id, rating, when))
+
+
+def doctor(*args: str):
+    return CliRunner().invoke(cli, ["doctor", *args], env={"PREP_NOW": NOW.isoformat()}, catch_exceptions=False)
+
+
+def test_healthy_database(isolated: Path) -> None:
+    history(paths.database_path())
+    result = doctor()
+    assert result.exit_code == 0, result.output
+    assert "Integrity check: ok" in result.output
+    assert "Reviews: 6; cards with a state: 2" in result.output
+    assert result.output.rstrip().endswith("All good.")
+
+
+def test_tampered_state_is_reported_then_repaired_from_the_log(isolated: Path) -> None:
+    db_path = paths.database_path()
+    history(db_path)
+    db = sqlite3.connect(db_path)
+    good = db.execute("SELECT * FROM cards WHERE id = 'a'").fetchone()
+    db.execute("UPDATE cards SET stability = 999, due = 0 WHERE id = 'a'")
+    db.execute("DELETE FROM cards WHERE id = 'b'")
+    db.commit()
+    checked = doctor("--no-repair")
+    assert checked.exit_code == 1
+    assert "1 card: state differs from its last logged review: a" in checked.output
+    assert "1 card: reviewed but no stored state: b" in checked.output
+    repaired = doctor()
+    assert repaired.exit_code == 0, repaired.output
+    assert "Repaired 2 card states from the review log." in repaired.output
+    assert db.execute("SELECT * FROM cards WHERE id = 'a'").fetchone() == good
+    assert doctor().output.rstrip().endswith("All good.")
+
+
+def test_daily_backups_keep_the_newest(tmp_path: Path) -> None:
+    db_path = tmp_path / "prep.db"
+    history(db_path)
+    for day in range(1, 6):
+        backup.daily_backup(db_path, f"2026-03-0{day}", keep=3)
+    assert backup.daily_backup(db_path, "2026-03-05", keep=3) is None  # once a day
+    names = [p.name for p in backup.existing(db_path)]
+    assert names == ["prep-2026-03-03.db", "prep-2026-03-04.db", "prep-2026-03-05.db"]
+    copy = sqlite3.connect(backup.existing(db_path)[-1])
+    assert copy.execute("SELECT COUNT(*) FROM reviews").fetchone() == (6,)
+
+
+def test_corrupt_database_explains_how_to_restore(decks_dir: Path, isolated: Path) -> None:
+    db_path = paths.database_path()
+    history(db_path)
+    backup.daily_backup(db_path, "2026-03-01", keep=7)
+    db_path.write_bytes(b"garbage" * 1000)
+    for name in ("-wal", "-shm"):
+        Path(str(db_path) + name).unlink(missing_ok=True)
+    result = CliRunner().invoke(cli, ["stats"])
+    assert result.exit_code == 1
+    assert "cannot open the review database" in result.output
+    assert "To restore the newest backup (prep-2026-03-01.db):" in result.output
+    assert "Traceback" not in result.output
