@@ -159,7 +159,8 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
 
         console = Console(highlight=False)
         try:
-            summary = drill.drill(session, console, lambda: drill.read_key(sys.stdin.fileno()), collection.root)
+            with drill.KeyboardMode(sys.stdin.fileno()):
+                summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), collection.root)
         except KeyboardInterrupt:
             summary = drill.Summary(session.done, session.correct, 0.0, session.next_due())
         console.print()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -28,20 +29,60 @@ class Summary:
     left: int = 0  # cards still due today when the session ended early
 
 
-def read_key(fd: int) -> str:
-    """One key press, without waiting for Enter (cbreak mode); escape sequences come back whole."""
-    import termios
-    import tty
+ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|O.|.)?", re.S)
 
-    old = termios.tcgetattr(fd)
-    try:
-        tty.setcbreak(fd)
-        data = os.read(fd, 32)
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, old)
-    if not data:
-        return "q"  # end of input: treat as quit
-    return data.decode("utf-8", "replace")
+
+class KeyReader:
+    """Single key presses from a terminal in cbreak mode, one per call, even when typed fast."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.pending = ""
+
+    def __call__(self) -> str:
+        if not self.pending:
+            data = os.read(self.fd, 64)
+            if not data:
+                return "q"  # end of input: treat as quit
+            self.pending = data.decode("utf-8", "replace")
+        match = ESCAPE_SEQUENCE.match(self.pending)  # arrow keys and the like come back whole
+        length = match.end() if match else 1
+        key, self.pending = self.pending[:length], self.pending[length:]
+        return key
+
+
+class KeyboardMode:
+    """Cbreak mode for the whole drill: keys arrive one at a time and none typed early are lost.
+
+    TCSANOW (not tty's default TCSAFLUSH) keeps keys pressed while a screen was still drawing.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.saved: list | None = None
+
+    def __enter__(self) -> "KeyboardMode":
+        import termios
+        import tty
+
+        self.saved = termios.tcgetattr(self.fd)
+        tty.setcbreak(self.fd, termios.TCSANOW)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.restore()
+
+    def restore(self) -> None:
+        import termios
+
+        if self.saved is not None:
+            termios.tcsetattr(self.fd, termios.TCSANOW, self.saved)
+
+    def resume(self) -> None:
+        import termios
+        import tty
+
+        tty.setcbreak(self.fd, termios.TCSANOW)
 
 
 def drill(session: Session, console: Console, keys: Callable[[], str], root: "decks.Path") -> Summary:
@@ -113,10 +154,17 @@ def _edit(session: Session, card: Card, root) -> tuple[Card, str]:
     """Open the card's file in $EDITOR at its line, then reload the card."""
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     path = card.note.path
+    mode = KeyboardMode(sys.stdin.fileno()) if sys.stdin.isatty() else None
     try:
+        if mode:
+            mode.__enter__()
+            mode.restore()  # the editor needs the terminal as it was
         subprocess.call([*shlex.split(editor), f"+{card.note.line}", str(path)])
     except OSError as error:
         return card, f"Could not start the editor '{editor}': {error.strerror}"
+    finally:
+        if mode:
+            mode.resume()
     notes, problems = decks.parse_file(path, root)
     if problems:
         return card, "The file has problems; keeping the old card: " + "; ".join(str(p) for p in problems[:3])

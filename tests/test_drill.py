@@ -151,3 +151,12 @@ def test_review_without_a_terminal_is_a_clear_error(decks_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["review"], input="3\n")
     assert result.exit_code == 1
     assert result.output.startswith("Error: prep review needs an interactive terminal")
+
+
+def test_keys_typed_faster_than_the_screen_are_all_used(decks_dir: Path, no_fuzz: Path) -> None:
+    child = spawn(decks_dir, no_fuzz, "--deck", "ML::Basics")
+    child.send(" 3 3q")  # typed before the first card is even drawn: reveal, Good, reveal, Good, quit
+    child.expect(pexpect.EOF)
+    assert "Reviewed 2 cards, 100% answered correctly" in ANSI.sub("", child.before)
+    rows = sqlite3.connect(no_fuzz / "prep.db").execute("SELECT card_id, rating FROM reviews ORDER BY id").fetchall()
+    assert rows == [("ml-overfitting", 3), ("ml-sigmoid-code", 3)]
