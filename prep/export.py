@@ -91,10 +91,24 @@ class MediaSet:
         return self.names[source]
 
 
+_MARKDOWN = None
+
+
+def _markdown():
+    """One converter for the whole export: building one loads every extension (costly per field)."""
+    global _MARKDOWN
+    if _MARKDOWN is None:
+        import markdown as md
+
+        _MARKDOWN = md.Markdown(
+            extensions=["pymdownx.superfences", "pymdownx.highlight", "tables", "sane_lists"],
+            extension_configs={"pymdownx.highlight": {"css_class": "highlight", "guess_lang": False}},
+        )
+    return _MARKDOWN
+
+
 def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
     """Markdown → sanitised HTML with `\\(..\\)`/`\\[..\\]` math for MathJax and packed image names."""
-    import markdown as md
-
     pieces: list[str] = []
     maths: list[str] = []
     for segment in mathtext.split(source):
@@ -106,11 +120,8 @@ def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
             pieces.append(_rewrite_images(segment.source, deck_file, media))
         else:
             pieces.append(segment.source)
-    rendered = md.markdown(
-        "".join(pieces),
-        extensions=["pymdownx.superfences", "pymdownx.highlight", "tables", "sane_lists"],
-        extension_configs={"pymdownx.highlight": {"css_class": "highlight", "guess_lang": False}},
-    )
+    converter = _markdown()
+    rendered = converter.reset().convert("".join(pieces))
     rendered = re.sub(r"PREPMATH(\d+)X", lambda m: maths[int(m.group(1))], rendered)
     return sanitize(rendered)
 
