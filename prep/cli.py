@@ -53,7 +53,7 @@ def _collection(decks_dir: str | None, paths: tuple[str, ...] = ()):
     from prep import decks, paths as where
 
     root = where.resolve_decks(decks_dir)
-    return decks.load(root)
+    return decks.load(root, cache_dir=where.cache_dir())
 
 
 def _config(settings: tuple[str, ...]):
@@ -93,12 +93,12 @@ def check(paths: tuple[str, ...], fix: bool, decks_dir: str | None) -> None:
         root = first if first.is_dir() else first.parent
     if fix:
         files = [f for t in targets for f in decks.find_deck_files(t)]
-        existing = decks.load(root)
+        existing = decks.load(root, cache_dir=where.cache_dir())
         taken = {n.id.lower() for n in existing.notes if n.id} | {p.message.split("'")[1].lower()
                  for p in existing.problems if p.message.startswith("duplicate id")}
         for fixed in fixer.fix_ids(root, files, taken):
             click.echo(f"{decks.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'")
-    collection = decks.load(root)
+    collection = decks.load(root, cache_dir=where.cache_dir())
     wanted = [t.resolve() for t in targets]
     in_scope = lambda p: any(Path(p).resolve() == t or Path(p).resolve().is_relative_to(t) for t in wanted)  # noqa: E731
     problems = [p for p in collection.problems if in_scope(p.path)]

@@ -102,34 +102,59 @@ def find_deck_files(root: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).parts)
 
 
-def load(root: Path, paths: Iterable[Path] | None = None) -> Collection:
-    """Parse every deck file under `root` (or just `paths`) and validate across files."""
+def load(root: Path, paths: Iterable[Path] | None = None, cache_dir: Path | None = None) -> Collection:
+    """Parse every deck file under `root` (or just `paths`) and validate across files.
+
+    With `cache_dir`, files whose bytes are unchanged since the last run are not parsed again.
+    """
     root = Path(root)
     files: list[Path] = []
     for path in (paths if paths is not None else [root]):
         files.extend(find_deck_files(Path(path)))
     collection = Collection(root=root, files=files)
+    cache = None
+    if cache_dir is not None:
+        from prep.cache import DeckCache
+
+        cache = DeckCache(cache_dir, root)
     for path in files:
-        notes, problems = parse_file(path, root)
+        notes, problems = parse_file(path, root, cache)
         collection.notes.extend(notes)
         collection.problems.extend(problems)
+    if cache is not None and paths is None:
+        cache.save()
     _check_across_files(collection)
     return collection
 
 
-def parse_file(path: Path, root: Path) -> tuple[list[Note], list[Problem]]:
+def parse_file(path: Path, root: Path, cache=None) -> tuple[list[Note], list[Problem]]:
     """Notes and problems of one deck file; notes with problems are left out."""
     shown = display_path(path)
     try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = path.read_bytes()[: error.start].count(b"\n") + 1
-        return [], [Problem(shown, line, "file is not valid UTF-8")]
+        data = path.read_bytes()
     except OSError as error:
         return [], [Problem(shown, 1, f"cannot read file: {error.strerror}")]
+    key = None
+    # Files that reference images are always parsed: the images can change without the file changing.
+    if cache is not None and b"<img" not in data and b"![" not in data:
+        from prep.cache import digest
+
+        key = digest(data)
+        relative = os.path.relpath(path, root)
+        cached = cache.get(relative, key, path, shown)
+        if cached is not None:
+            return cached
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        return [], [Problem(shown, line, "file is not valid UTF-8")]
     text = text.lstrip("\ufeff").replace("\r\n", "\n")
     parser = _MarkdownParser if path.suffix.lower() == ".md" else _YamlParser
-    return parser(path, shown, root, text).parse()
+    notes, problems = parser(path, shown, root, text).parse()
+    if key is not None:
+        cache.put(relative, key, notes, problems)
+    return notes, problems
 
 
 class _Parser:

@@ -23,6 +23,10 @@ def database_path() -> Path:
     return data_dir() / "prep.db"
 
 
+def cache_dir() -> Path:
+    return data_dir() / "cache"
+
+
 def config_path() -> Path:
     return data_dir() / "config.yaml"
 

@@ -5,12 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-try:  # the C loader is several times faster; fall back when libyaml is missing
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 
 class YamlError(ValueError):
@@ -53,8 +47,11 @@ class Value:
 
 def load(text: str) -> Value | None:
     """Parse one YAML document into Values; raise YamlError on bad syntax or aliases."""
+    import yaml  # about 25 ms, paid only when a file is actually parsed (not on a cache hit)
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # the C loader is several times faster
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=loader)
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line if mark else 0
@@ -69,14 +66,14 @@ def load(text: str) -> Value | None:
     return _convert(node, set())
 
 
-def _convert(node: yaml.Node, seen: set[int]) -> Value:
+def _convert(node: Any, seen: set[int]) -> Value:
     line, column = node.start_mark.line, node.start_mark.column
     if id(node) in seen:
         raise YamlError(line, "YAML aliases (*name) are not allowed in deck files")
     seen.add(id(node))
-    if isinstance(node, yaml.ScalarNode):
+    if node.id == "scalar":
         return Value(_scalar(node), line, column, raw=node.value, style=node.style or "")
-    if isinstance(node, yaml.SequenceNode):
+    if node.id == "sequence":
         items = []
         for child in node.value:
             if id(child) in seen:
@@ -87,7 +84,7 @@ def _convert(node: yaml.Node, seen: set[int]) -> Value:
     for key_node, value_node in node.value:
         if id(key_node) in seen or id(value_node) in seen:
             raise YamlError(key_node.start_mark.line, "YAML aliases (*name) are not allowed in deck files")
-        if not isinstance(key_node, yaml.ScalarNode):
+        if key_node.id != "scalar":
             raise YamlError(key_node.start_mark.line, "mapping keys must be plain names")
         key = key_node.value
         if key == "<<":
@@ -99,7 +96,7 @@ def _convert(node: yaml.Node, seen: set[int]) -> Value:
     return Value(mapping, line, column, kind="map", flow=bool(node.flow_style))
 
 
-def _scalar(node: yaml.ScalarNode) -> Any:
+def _scalar(node: Any) -> Any:
     tag, value = node.tag, node.value
     if tag.endswith(":null"):
         return None
