@@ -99,11 +99,18 @@ def check(paths: tuple[str, ...], fix: bool, decks_dir: str | None) -> None:
         for fixed in fixer.fix_ids(root, files, taken):
             click.echo(f"{decks.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'")
     collection = decks.load(root, cache_dir=where.cache_dir())
-    wanted = [t.resolve() for t in targets]
-    in_scope = lambda p: any(Path(p).resolve() == t or Path(p).resolve().is_relative_to(t) for t in wanted)  # noqa: E731
-    problems = [p for p in collection.problems if in_scope(p.path)]
-    notes = [n for n in collection.notes if in_scope(n.path)]
-    files = [f for f in collection.files if in_scope(f)]
+    problems, notes, files = collection.problems, collection.notes, collection.files
+    if paths:  # report only on the given files, though duplicates are judged against all decks
+        wanted = [t.resolve() for t in targets]
+
+        def in_scope(path: str | Path) -> bool:
+            resolved = Path(path).resolve()
+            return any(resolved == t or resolved.is_relative_to(t) for t in wanted)
+
+        chosen = {f for f in files if in_scope(f)}
+        problems = [p for p in problems if in_scope(p.path)]
+        notes = [n for n in notes if n.path in chosen]
+        files = sorted(chosen)
     for problem in problems:
         click.echo(str(problem))
     bad_files = len({p.path for p in problems})

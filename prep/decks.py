@@ -540,19 +540,18 @@ def _check_across_files(collection: Collection) -> None:
     seen_questions: dict[str, Note] = {}
     kept: list[Note] = []
     for note in collection.notes:
-        shown = display_path(note.path)
         assert note.id is not None
         key = note.id.lower()
         if key in seen_ids:
             first = seen_ids[key]
-            collection.problems.append(
-                Problem(shown, note.line, f"duplicate id '{note.id}' (also at {display_path(first.path)}:{first.line})"))
+            collection.problems.append(Problem(display_path(note.path), note.line,
+                                               f"duplicate id '{note.id}' (also at {display_path(first.path)}:{first.line})"))
             continue
         question = " ".join((note.cloze or note.q).lower().split())
         if question in seen_questions:
             first = seen_questions[question]
-            collection.problems.append(
-                Problem(shown, note.line, f"duplicate question (also at {display_path(first.path)}:{first.line})"))
+            collection.problems.append(Problem(display_path(note.path), note.line,
+                                               f"duplicate question (also at {display_path(first.path)}:{first.line})"))
             continue
         seen_ids[key] = note
         seen_questions[question] = note

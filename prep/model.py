@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-@dataclass
+@dataclass(slots=True)
 class Note:
     """One entry of a deck file: a question/answer pair or a cloze text."""
 
@@ -28,7 +28,7 @@ class Note:
         return "reverse" if self.reverse else "basic"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Card:
     """One reviewable item: a note's forward side, its reverse side, or one cloze deletion."""
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Callable
-
-import fsrs
+from functools import cached_property
+from typing import TYPE_CHECKING, Callable
 
 from prep import scheduler as sched
 from prep.config import Config
 from prep.model import Card
-from prep.store import Store
+from prep.store import Store, from_ms, to_ms
 
-LEARNING_STATES = (fsrs.State.Learning, fsrs.State.Relearning)
+if TYPE_CHECKING:
+    import fsrs
+
+LEARNING_STATES = (1, 3)  # fsrs.State.Learning, fsrs.State.Relearning (fsrs is imported lazily)
+REVIEW_STATE = 2
 
 
 def day_bounds(now: datetime, day_starts_at: int) -> tuple[datetime, datetime]:
@@ -54,7 +57,6 @@ class Session:
     history: list[Rated] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.scheduler = sched.make(self.config)
         now = self.clock()
         self.day_start, self.day_end = day_bounds(now, self.config.day_starts_at)
         self.day = self.day_start.date().isoformat()
@@ -67,20 +69,28 @@ class Session:
         self.new: list[str] = []
         self.due_reviews: list[str] = []
         self.learning: set[str] = set()
+        day_end_ms = to_ms(self.day_end)
+        learning_kinds = set(LEARNING_STATES)
+        due_ms: dict[str, int] = {}
         for card in self.cards:
             if card.id in skipped:
                 continue
-            state = self.states.get(card.id)
-            if state is None:
+            known = self.states.kind_and_due(card.id)
+            if known is None:
                 self.new.append(card.id)
-            elif state.state in LEARNING_STATES:
-                if state.due < self.day_end:
+            elif known[1] < day_end_ms:
+                if known[0] in learning_kinds:
                     self.learning.add(card.id)
-            elif state.due < self.day_end:
-                self.due_reviews.append(card.id)
-        self.due_reviews.sort(key=lambda card_id: self.states[card_id].due)
+                else:
+                    self.due_reviews.append(card.id)
+                    due_ms[card.id] = known[1]
+        self.due_reviews.sort(key=due_ms.__getitem__)
         self.skipped_now: set[str] = set()
         self.front: list[str] = []  # cards put back by undo, shown next
+
+    @cached_property
+    def scheduler(self) -> fsrs.Scheduler:
+        return sched.make(self.config)
 
     # -- queue ----------------------------------------------------------------
     def next_card(self) -> Card | None:
@@ -125,7 +135,7 @@ class Session:
             card.id, rating, now, duration_ms,
             lambda current: sched.review(self.scheduler, current, card.id, rating, now))
         was_new = before is None
-        was_review = before is not None and before.state == fsrs.State.Review
+        was_review = before is not None and before.state == REVIEW_STATE
         self.history.append(Rated(review_id, card, rating, was_new, was_review))
         self.states[card.id] = after
         self._dequeue(card.id, was_new, was_review)
@@ -173,8 +183,9 @@ class Session:
 
     def next_due(self) -> datetime | None:
         """When the next card in scope falls due after now (None: nothing scheduled or new)."""
-        now = self.clock()
-        later = [self.states[c.id].due for c in self.cards if c.id in self.states and self.states[c.id].due > now]
+        now = to_ms(self.clock())
+        dues = (self.states.kind_and_due(c.id) for c in self.cards)
+        later = [from_ms(known[1]) for known in dues if known is not None and known[1] > now]
         if self.new:  # new cards wait for tomorrow's quota
             later.append(self.day_end)
         return min(later) if later else None

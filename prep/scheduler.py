@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
-
-import fsrs
+from typing import TYPE_CHECKING
 
 from prep.config import Config
+
+if TYPE_CHECKING:
+    import fsrs
 
 RATINGS = {1: "Again", 2: "Hard", 3: "Good", 4: "Easy"}
 
 
 def make(config: Config) -> fsrs.Scheduler:
+    import fsrs
+
     options = dict(
         desired_retention=config.desired_retention,
         learning_steps=config.steps("learning_steps"),
@@ -26,6 +30,8 @@ def make(config: Config) -> fsrs.Scheduler:
 
 
 def new_card(when: datetime) -> fsrs.Card:
+    import fsrs
+
     # card_id is irrelevant to scheduling; passing one avoids fsrs's clock-based id generation.
     return fsrs.Card(card_id=0, due=when)
 
@@ -35,6 +41,8 @@ def review(scheduler: fsrs.Scheduler, state: fsrs.Card | None, card_id: str, rat
     """The card's state after `rating` at `when` (a new card when `state` is None)."""
     # fsrs fuzzes intervals with the global `random`; seeding it from the card and time makes the
     # interval shown on a rating button exactly the one the rating then gives, and runs repeatable.
+    import fsrs
+
     random.seed(f"{card_id}@{when.isoformat()}")
     card, _ = scheduler.review_card(state or new_card(when), fsrs.Rating(rating), review_datetime=when)
     return card

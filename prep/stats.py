@@ -47,18 +47,21 @@ class Stats:
 def compute(store: Store, cards: list[Card], now: datetime, day_starts_at: int) -> Stats:
     day_start, day_end = day_bounds(now, day_starts_at)
     states = store.states()
+    day_end_ms = to_ms(day_end)
     by_deck: dict[str, DeckCounts] = {}
     for card in cards:
-        counts = by_deck.setdefault(card.note.deck, DeckCounts(card.note.deck))
-        state = states.get(card.id)
-        if state is None:
+        counts = by_deck.get(card.note.deck)
+        if counts is None:
+            counts = by_deck[card.note.deck] = DeckCounts(card.note.deck)
+        known = states.kind_and_due(card.id)
+        if known is None:
             counts.new += 1
             continue
-        if state.state == fsrs.State.Review:
+        if known[0] == fsrs.State.Review:
             counts.review += 1
         else:
             counts.learning += 1
-        if state.due < day_end:
+        if known[1] < day_end_ms:
             counts.due += 1
     stats = Stats(decks=sorted(by_deck.values(), key=lambda c: c.deck))
     ids = {card.id for card in cards}

@@ -7,12 +7,13 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterable
-
-import fsrs
+from typing import TYPE_CHECKING, Callable, Iterable
 
 from prep import migrations
 from prep.errors import StoreError
+
+if TYPE_CHECKING:  # fsrs costs ~40 ms to import; the first card on screen does not need it
+    import fsrs
 
 
 def to_ms(moment: datetime) -> int:
@@ -34,6 +35,8 @@ def state_json(card: fsrs.Card | None) -> str | None:
 def state_from_json(text: str | None) -> fsrs.Card | None:
     if text is None:
         return None
+    import fsrs
+
     data = json.loads(text)
     data["card_id"] = 0
     return fsrs.Card.from_dict(data)
@@ -84,10 +87,10 @@ class Store:
         self.close()
 
     # -- reads -----------------------------------------------------------------
-    def states(self) -> dict[str, fsrs.Card]:
-        """Every card that has been reviewed, by card id."""
+    def states(self) -> "StateTable":
+        """Every card that has been reviewed, by card id (built into fsrs cards only when read)."""
         rows = self.db.execute("SELECT id, state, step, stability, difficulty, due, last_review FROM cards")
-        return {row[0]: _card_from_row(row) for row in rows}
+        return StateTable({row[0]: row for row in rows})
 
     def state(self, card_id: str) -> fsrs.Card | None:
         row = self.db.execute(
@@ -194,6 +197,59 @@ class Store:
         return _Transaction(self.db)
 
 
+class StateTable:
+    """Card states by id: raw rows, turned into `fsrs.Card` on first access.
+
+    Building tens of thousands of fsrs cards (and their datetimes) costs more than the rest of
+    `prep review`'s start-up; the queue only needs each card's state kind and due time.
+    """
+
+    def __init__(self, rows: dict[str, tuple]) -> None:
+        self.rows = rows
+        self.cards: dict[str, fsrs.Card] = {}
+
+    def __contains__(self, card_id: object) -> bool:
+        return card_id in self.cards or card_id in self.rows
+
+    def __len__(self) -> int:
+        return len(set(self.rows) | set(self.cards))
+
+    def __iter__(self):
+        return iter(set(self.rows) | set(self.cards))
+
+    def get(self, card_id: str) -> fsrs.Card | None:
+        card = self.cards.get(card_id)
+        if card is None and card_id in self.rows:
+            card = self.cards[card_id] = _card_from_row(self.rows.pop(card_id))
+        return card
+
+    def __getitem__(self, card_id: str) -> fsrs.Card:
+        card = self.get(card_id)
+        if card is None:
+            raise KeyError(card_id)
+        return card
+
+    def __setitem__(self, card_id: str, card: fsrs.Card) -> None:
+        self.rows.pop(card_id, None)
+        self.cards[card_id] = card
+
+    def pop(self, card_id: str, default: object = None) -> object:
+        row = self.rows.pop(card_id, None)
+        card = self.cards.pop(card_id, None)
+        return card or (_card_from_row(row) if row else default)
+
+    def kind_and_due(self, card_id: str) -> tuple[int, int] | None:
+        """(fsrs state number, due in epoch ms) without building the card."""
+        row = self.rows.get(card_id)
+        if row is not None:
+            return row[1], row[5]
+        card = self.cards.get(card_id)
+        return (int(card.state), to_ms(card.due)) if card is not None else None
+
+    def items(self):
+        return [(card_id, self[card_id]) for card_id in list(self)]
+
+
 class _Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -206,6 +262,8 @@ class _Transaction:
 
 
 def _card_from_row(row: Iterable) -> fsrs.Card:
+    import fsrs
+
     _, state, step, stability, difficulty, due, last_review = row
     return fsrs.Card(card_id=0, state=fsrs.State(state), step=step, stability=stability, difficulty=difficulty,
                      due=from_ms(due), last_review=from_ms(last_review) if last_review is not None else None)
