@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -214,6 +213,8 @@ def stats(deck: str | None, tag: str | None, as_json: bool, settings: tuple[str,
     with Store(paths.database_path()) as store:
         result = figures.compute(store, cards, paths.now(), config.day_starts_at)
     if as_json:
+        import json
+
         payload = {
             "decks": [vars(d) for d in result.decks],
             "total": vars(result.total),
