@@ -202,8 +202,8 @@ def export(output: str, deck: str | None, tag: str | None, decks_dir: str | None
 @set_option
 @decks_option
 def stats(deck: str | None, tag: str | None, as_json: bool, settings: tuple[str, ...], decks_dir: str | None) -> None:
-    """Cards by state per deck, reviews today and true retention over the last 30 days."""
-    from prep import decks, paths, stats as figures
+    """Cards by state, due forecast, review calendar, streak, true retention, weakest decks and leeches."""
+    from prep import decks, paths, render, stats as figures
     from prep.store import Store
 
     config = _config(settings)
@@ -211,37 +211,54 @@ def stats(deck: str | None, tag: str | None, as_json: bool, settings: tuple[str,
     notes = decks.select(collection.notes, deck, tag)
     cards = [card for note in notes for card in decks.cards_of(note)]
     with Store(paths.database_path()) as store:
-        result = figures.compute(store, cards, paths.now(), config.day_starts_at)
+        result = figures.compute(store, cards, paths.now(), config.day_starts_at, config.leech_threshold)
     if as_json:
-        import json
-
-        payload = {
-            "decks": [vars(d) for d in result.decks],
-            "total": vars(result.total),
-            "reviews_today": result.reviews_today,
-            "retention_30d": result.retention,
-            "retention_reviews_30d": result.retention_reviews,
-        }
-        click.echo(json.dumps(payload, indent=2))
+        _echo_json(render.stats_json(result))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title="Cards by deck", title_justify="left")
-    for column in ("Deck", "New", "Learning", "Review", "Due today"):
-        table.add_column(column, justify="left" if column == "Deck" else "right")
-    for row in result.decks + [result.total]:
-        table.add_row(row.deck, str(row.new), str(row.learning), str(row.review), str(row.due),
-                      style="bold" if row.deck == "Total" else None)
     console = Console(highlight=False)
-    console.print(table)
-    console.print(f"Reviews today: {result.reviews_today}")
-    if result.retention is None:
-        console.print("True retention (30 days): no reviews of mature cards yet")
-    else:
-        console.print(f"True retention (30 days): {100 * result.retention:.1f}% "
-                      f"of {result.retention_reviews} reviews")
+    for part in render.stats_view(result, config.leech_threshold):
+        console.print(part)
     _warn_problems(collection)
+
+
+@cli.command()
+@click.argument("card_ids", nargs=-1)
+@click.option("--leeches", is_flag=True, help="Suspend every card forgotten leech_threshold times or more.")
+@set_option
+def suspend(card_ids: tuple[str, ...], leeches: bool, settings: tuple[str, ...]) -> None:
+    """Keep cards out of reviews (history is kept) until 'prep unsuspend'."""
+    from prep import paths
+    from prep.store import Store
+
+    config = _config(settings)
+    with Store(paths.database_path()) as store:
+        chosen = list(card_ids)
+        if leeches:
+            chosen += list(store.lapses(config.leech_threshold))
+        if not chosen:
+            raise PrepError("name card ids to suspend, or use --leeches")
+        count = store.suspend(chosen, paths.now(), "leech" if leeches and not card_ids else "manual")
+    click.echo(f"Suspended {count} card{'s' if count != 1 else ''}.")
+
+
+@cli.command()
+@click.argument("card_ids", nargs=-1, required=True)
+def unsuspend(card_ids: tuple[str, ...]) -> None:
+    """Bring suspended cards back into reviews."""
+    from prep import paths
+    from prep.store import Store
+
+    with Store(paths.database_path()) as store:
+        count = store.unsuspend(card_ids)
+    click.echo(f"Unsuspended {count} card{'s' if count != 1 else ''}.")
+
+
+def _echo_json(payload: object) -> None:
+    import json
+
+    click.echo(json.dumps(payload, indent=2, default=str))
 
 
 @cli.command()

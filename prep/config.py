@@ -24,6 +24,7 @@ class Config:
     reviews_per_day: int = 200
     day_starts_at: int = 4  # local hour when a new day begins, as in Anki
     learn_ahead_minutes: int = 20  # show a learning card early rather than end the session
+    leech_threshold: int = 8  # lapses after which a card is flagged as a leech
     backups_to_keep: int = 7  # daily copies of the review database
     parameters: list[float] | None = None  # fitted FSRS parameters; None means the defaults
 
@@ -100,7 +101,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("desired_retention must be between 0.7 and 0.99")
     if not 0 <= config.day_starts_at <= 23:
         raise ConfigError("day_starts_at must be an hour from 0 to 23")
-    for name in ("new_per_day", "reviews_per_day", "maximum_interval", "learn_ahead_minutes", "backups_to_keep"):
+    for name in ("new_per_day", "reviews_per_day", "maximum_interval", "learn_ahead_minutes", "backups_to_keep",
+                 "leech_threshold"):
         if getattr(config, name) < 0:
             raise ConfigError(f"{name} must not be negative")
     if config.maximum_interval < 1:

@@ -95,3 +95,92 @@ def when(moment: datetime, now: datetime) -> str:
 def duration(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
+
+
+SPARK = " ▁▂▃▄▅▆▇█"
+SHADES = " ░▒▓█"
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def stats_view(stats, leech_threshold: int) -> list:
+    """Rich renderables for `prep stats`: the deck table, forecast, calendar, streak, leeches."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title="Cards by deck", title_justify="left")
+    for column in ("Deck", "New", "Learning", "Review", "Suspended", "Due today", "Retention 30d", "Avg stability"):
+        table.add_column(column, justify="left" if column == "Deck" else "right")
+    for row in stats.decks + [stats.total]:
+        stability = "-" if row.average_stability is None else f"{row.average_stability:.1f}d"
+        table.add_row(clean(row.deck), str(row.new), str(row.learning), str(row.review), str(row.suspended),
+                      str(row.due), _percent(row.retention), stability,
+                      style="bold" if row is stats.total else None)
+    out: list = [table]
+    peak = max(stats.forecast) if stats.forecast else 0
+    bars = "".join(SPARK[0 if not n else max(1, round(8 * n / peak))] for n in stats.forecast) if peak else ""
+    out.append(Text.assemble(("Due, next 30 days ", "bold"), f"(today {stats.forecast[0] if stats.forecast else 0}, "
+                             f"peak {peak}/day, total {sum(stats.forecast)})\n", (f"  {bars}", "cyan"),
+                             "\n  today" + " " * max(0, len(stats.forecast) - 12) + "+29 days"))
+    out.append(Text.assemble(("Reviews, last 26 weeks ", "bold"),
+                             f"({sum(n for _, n in stats.calendar)} reviews; streak {stats.streak} "
+                             f"day{'s' if stats.streak != 1 else ''})\n", _heatmap(stats.calendar)))
+    out.append(Text(f"Reviews today: {stats.reviews_today} · true retention (30 days): "
+                    f"{_percent(stats.retention)} of {stats.total.retention_reviews} reviews"))
+    if stats.weakest:
+        out.append(Text("Weakest decks: " + ", ".join(f"{clean(d.deck)} {_percent(d.retention)}" for d in stats.weakest)))
+    if stats.leeches:
+        leeches = Table(title=f"Leeches (forgotten {leech_threshold}+ times)", title_justify="left")
+        for column in ("Card", "Deck", "Lapses", "Suspended"):
+            leeches.add_column(column)
+        for leech in stats.leeches:
+            leeches.add_row(leech.card_id, clean(leech.deck), str(leech.lapses), "yes" if leech.suspended else "no")
+        out.append(leeches)
+        if any(not leech.suspended for leech in stats.leeches):
+            out.append(Text("Suspend them with 'prep suspend --leeches'; rewrite the cards, then 'prep unsuspend ID'.",
+                            style="dim"))
+    return out
+
+
+def _heatmap(calendar: list[tuple[str, int]]):
+    """A GitHub-style grid: one column per week, one row per weekday, shade by review count."""
+    from datetime import date
+
+    from rich.text import Text
+
+    if not calendar:
+        return Text("")
+    peak = max(n for _, n in calendar) or 1
+    first = date.fromisoformat(calendar[0][0])
+    pad = first.weekday()  # start the grid on a Monday
+    cells = [None] * pad + [n for _, n in calendar]
+    weeks = (len(cells) + 6) // 7
+    text = Text()
+    for weekday, name in enumerate("MTWTFSS"):
+        text.append(f"  {name} ", style="dim")
+        for week in range(weeks):
+            index = week * 7 + weekday
+            value = cells[index] if index < len(cells) else None
+            if value is None:
+                text.append(" ")
+            else:
+                text.append(SHADES[0 if not value else max(1, round(4 * value / peak))], style="green")
+        text.append("\n")
+    return text
+
+
+def stats_json(stats) -> dict:
+    return {
+        "decks": [d.as_dict() for d in stats.decks],
+        "total": stats.total.as_dict(),
+        "reviews_today": stats.reviews_today,
+        "retention_30d": stats.retention,
+        "retention_reviews_30d": stats.total.retention_reviews,
+        "forecast": stats.forecast,
+        "calendar": [{"day": day, "reviews": n} for day, n in stats.calendar],
+        "streak": stats.streak,
+        "leeches": [vars(leech) for leech in stats.leeches],
+        "weakest_decks": [d.deck for d in stats.weakest],
+    }

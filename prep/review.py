@@ -61,7 +61,7 @@ class Session:
         self.day_start, self.day_end = day_bounds(now, self.config.day_starts_at)
         self.day = self.day_start.date().isoformat()
         self.states = self.store.states()
-        skipped = self.store.skipped(self.day)
+        skipped = self.store.skipped(self.day) | set(self.store.suspended())
         new_today, reviews_today = self.store.counts_since(self.day_start)
         self.new_left = max(0, self.config.new_per_day - new_today)
         self.reviews_left = max(0, self.config.reviews_per_day - reviews_today)

@@ -1,80 +1,161 @@
-"""Figures for `prep stats`: card counts by state per deck, today's reviews, true retention."""
+"""Figures for `prep stats`: cards by state per deck, due forecast, review calendar, retention, leeches."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-
-import fsrs
+from datetime import date, datetime, timedelta
 
 from prep.model import Card
-from prep.review import day_bounds
+from prep.review import LEARNING_STATES, REVIEW_STATE, day_bounds
 from prep.store import Store, to_ms
+
+FORECAST_DAYS = 30
+CALENDAR_DAYS = 26 * 7
+RETENTION_DAYS = 30
+DAY_MS = 86_400_000
 
 
 @dataclass
-class DeckCounts:
+class DeckStats:
     deck: str
     new: int = 0
-    learning: int = 0
+    learning: int = 0  # learning and relearning
     review: int = 0
+    suspended: int = 0
     due: int = 0  # due before the end of today's review day
+    retention_reviews: int = 0  # reviews of cards in the review state, last 30 days
+    retention_passed: int = 0
+    stability_sum: float = 0.0
+    stability_count: int = 0
+
+    @property
+    def retention(self) -> float | None:
+        """True retention: share of reviews of mature cards not rated Again (None without data)."""
+        return self.retention_passed / self.retention_reviews if self.retention_reviews else None
+
+    @property
+    def average_stability(self) -> float | None:
+        """Mean FSRS stability (days) of cards in the review state."""
+        return self.stability_sum / self.stability_count if self.stability_count else None
+
+    def add(self, other: "DeckStats") -> None:
+        for name in ("new", "learning", "review", "suspended", "due", "retention_reviews", "retention_passed",
+                     "stability_sum", "stability_count"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def as_dict(self) -> dict:
+        return {"deck": self.deck, "new": self.new, "learning": self.learning, "review": self.review,
+                "suspended": self.suspended, "due": self.due, "retention_30d": self.retention,
+                "retention_reviews_30d": self.retention_reviews, "average_stability_days": self.average_stability}
+
+
+@dataclass
+class Leech:
+    card_id: str
+    deck: str
+    lapses: int
+    suspended: bool
 
 
 @dataclass
 class Stats:
-    decks: list[DeckCounts] = field(default_factory=list)
+    decks: list[DeckStats] = field(default_factory=list)
+    total: DeckStats = field(default_factory=lambda: DeckStats("Total"))
     reviews_today: int = 0
-    retention_reviews: int = 0  # reviews of cards in the review state, last 30 days
-    retention_passed: int = 0
+    forecast: list[int] = field(default_factory=list)  # cards due per day; [0] is today, overdue included
+    calendar: list[tuple[str, int]] = field(default_factory=list)  # (review day, reviews), oldest first
+    streak: int = 0  # consecutive review days up to today (or yesterday, if none yet today)
+    leeches: list[Leech] = field(default_factory=list)
+    weakest: list[DeckStats] = field(default_factory=list)  # lowest true retention, at least 10 reviews
 
     @property
     def retention(self) -> float | None:
-        """True retention: share of mature reviews not rated Again (None without data)."""
-        return self.retention_passed / self.retention_reviews if self.retention_reviews else None
-
-    @property
-    def total(self) -> DeckCounts:
-        total = DeckCounts("Total")
-        for counts in self.decks:
-            total.new += counts.new
-            total.learning += counts.learning
-            total.review += counts.review
-            total.due += counts.due
-        return total
+        return self.total.retention
 
 
-def compute(store: Store, cards: list[Card], now: datetime, day_starts_at: int) -> Stats:
+def compute(store: Store, cards: list[Card], now: datetime, day_starts_at: int, leech_threshold: int = 8) -> Stats:
     day_start, day_end = day_bounds(now, day_starts_at)
+    start_ms, end_ms = to_ms(day_start), to_ms(day_end)
     states = store.states()
-    day_end_ms = to_ms(day_end)
-    by_deck: dict[str, DeckCounts] = {}
+    suspended = store.suspended()
+    deck_of = {card.id: card.note.deck for card in cards}
+    by_deck: dict[str, DeckStats] = {}
+    forecast = [0] * FORECAST_DAYS
     for card in cards:
-        counts = by_deck.get(card.note.deck)
-        if counts is None:
-            counts = by_deck[card.note.deck] = DeckCounts(card.note.deck)
+        deck = by_deck.get(card.note.deck)
+        if deck is None:
+            deck = by_deck[card.note.deck] = DeckStats(card.note.deck)
+        if card.id in suspended:
+            deck.suspended += 1
+            continue
         known = states.kind_and_due(card.id)
         if known is None:
-            counts.new += 1
+            deck.new += 1
             continue
-        if known[0] == fsrs.State.Review:
-            counts.review += 1
-        else:
-            counts.learning += 1
-        if known[1] < day_end_ms:
-            counts.due += 1
-    stats = Stats(decks=sorted(by_deck.values(), key=lambda c: c.deck))
-    ids = {card.id for card in cards}
-    rows = store.db.execute(
-        "SELECT card_id, reviewed_at, rating, json_extract(state_before, '$.state') FROM reviews "
-        "WHERE reviewed_at >= ?", (to_ms(min(day_start, now - timedelta(days=30))),))
-    start_ms, month_ms = to_ms(day_start), to_ms(now - timedelta(days=30))
-    for card_id, reviewed_at, rating, state_before in rows:
-        if card_id not in ids:
-            continue
-        if reviewed_at >= start_ms:
-            stats.reviews_today += 1
-        if reviewed_at >= month_ms and state_before == int(fsrs.State.Review):
-            stats.retention_reviews += 1
-            stats.retention_passed += rating > 1
+        kind, due_ms = known
+        if kind == REVIEW_STATE:
+            deck.review += 1
+            stability = states.stability(card.id)
+            if stability is not None:
+                deck.stability_sum += stability
+                deck.stability_count += 1
+        elif kind in LEARNING_STATES:
+            deck.learning += 1
+        if due_ms < end_ms:
+            deck.due += 1
+        day = max(0, (due_ms - start_ms) // DAY_MS)
+        if day < FORECAST_DAYS:
+            forecast[day] += 1
+    month_ms = to_ms(now - timedelta(days=RETENTION_DAYS))
+    stats = Stats(forecast=forecast)
+    for card_id, total, passed in store.db.execute(
+            "SELECT card_id, COUNT(*), SUM(rating > 1) FROM reviews WHERE reviewed_at >= ? AND kind_before = 2 "
+            "GROUP BY card_id", (month_ms,)):
+        deck_name = deck_of.get(card_id)
+        if deck_name is not None:
+            by_deck[deck_name].retention_reviews += total
+            by_deck[deck_name].retention_passed += passed
+    stats.reviews_today = sum(count for card_id, count in store.db.execute(
+        "SELECT card_id, COUNT(*) FROM reviews WHERE reviewed_at >= ? GROUP BY card_id", (start_ms,))
+        if card_id in deck_of)
+    stats.decks = sorted(by_deck.values(), key=lambda d: d.deck)
+    for deck in stats.decks:
+        stats.total.add(deck)
+    stats.calendar, stats.streak = _calendar(store, day_start, day_starts_at)
+    stats.leeches = sorted(
+        (Leech(card_id, deck_of[card_id], lapses, card_id in suspended)
+         for card_id, lapses in store.lapses(leech_threshold).items() if card_id in deck_of),
+        key=lambda leech: (-leech.lapses, leech.card_id))
+    rated = [d for d in stats.decks if d.retention_reviews >= 10]
+    stats.weakest = sorted(rated, key=lambda d: (d.retention, d.deck))[:5]
     return stats
+
+
+def _calendar(store: Store, day_start: datetime, day_starts_at: int) -> tuple[list[tuple[str, int]], int]:
+    """Reviews per review day (local time, shifted by the day-start hour) and the current streak."""
+    first = day_start - timedelta(days=CALENDAR_DAYS - 1)
+    rows = dict(store.db.execute(
+        "SELECT date(reviewed_at / 1000 - ?, 'unixepoch', 'localtime') AS day, COUNT(*) FROM reviews "
+        "WHERE reviewed_at >= ? GROUP BY day", (day_starts_at * 3600, to_ms(first))))
+    today = day_start.date()
+    days = [(today - timedelta(days=offset)).isoformat() for offset in range(CALENDAR_DAYS - 1, -1, -1)]
+    calendar = [(day, rows.get(day, 0)) for day in days]
+    streak = 0
+    check = today if rows.get(today.isoformat()) else today - timedelta(days=1)
+    while rows.get(check.isoformat()):
+        streak += 1
+        check -= timedelta(days=1)
+        if check < first.date():  # longer than the calendar window: count the rest from the log
+            streak += _streak_before(store, check, day_starts_at)
+            break
+    return calendar, streak
+
+
+def _streak_before(store: Store, last_day: date, day_starts_at: int) -> int:
+    days = {row[0] for row in store.db.execute(
+        "SELECT DISTINCT date(reviewed_at / 1000 - ?, 'unixepoch', 'localtime') FROM reviews", (day_starts_at * 3600,))}
+    count = 0
+    while last_day.isoformat() in days:
+        count += 1
+        last_day -= timedelta(days=1)
+    return count

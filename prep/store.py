@@ -116,9 +116,8 @@ class Store:
     def counts_since(self, start: datetime) -> tuple[int, int]:
         """(new cards introduced, reviews of review-state cards) since `start`, for daily limits."""
         row = self.db.execute(
-            "SELECT SUM(state_before IS NULL), SUM(json_extract(state_before, '$.state') = 2) "
-            "FROM reviews WHERE reviewed_at >= ?", (to_ms(start),)
-        ).fetchone()
+            "SELECT SUM(kind_before IS NULL), SUM(kind_before = 2) FROM reviews WHERE reviewed_at >= ?",
+            (to_ms(start),)).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
 
     def skipped(self, day: str) -> set[str]:
@@ -130,9 +129,10 @@ class Store:
         """Append a review and set the card's state, in one committed transaction; return the log id."""
         with self._transaction():
             cursor = self.db.execute(
-                "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (card_id, rating, to_ms(when), duration_ms, state_json(before), state_json(after)),
+                "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after, "
+                "kind_before) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (card_id, rating, to_ms(when), duration_ms, state_json(before), state_json(after),
+                 int(before.state) if before is not None else None),
             )
             self._put_state(card_id, after)
             return int(cursor.lastrowid)
@@ -149,9 +149,10 @@ class Store:
             before = self.state(card_id)
             after = schedule(before)
             cursor = self.db.execute(
-                "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (card_id, rating, to_ms(when), duration_ms, state_json(before), state_json(after)),
+                "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after, "
+                "kind_before) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (card_id, rating, to_ms(when), duration_ms, state_json(before), state_json(after),
+                 int(before.state) if before is not None else None),
             )
             self._put_state(card_id, after)
             return int(cursor.lastrowid), before, after
@@ -174,6 +175,27 @@ class Store:
             else:
                 self._put_state(row[1], before)
         return Review(row[0], row[1], row[2], from_ms(row[3]), row[4], before, state_from_json(row[6]))
+
+    def suspended(self) -> dict[str, str]:
+        """Suspended card ids and why ('leech' or 'manual')."""
+        return dict(self.db.execute("SELECT card_id, reason FROM suspended"))
+
+    def suspend(self, card_ids: Iterable[str], when: datetime, reason: str) -> int:
+        with self._transaction():
+            cursor = self.db.executemany(
+                "INSERT OR IGNORE INTO suspended (card_id, suspended_at, reason) VALUES (?, ?, ?)",
+                [(card_id, to_ms(when), reason) for card_id in card_ids])
+            return cursor.rowcount
+
+    def unsuspend(self, card_ids: Iterable[str]) -> int:
+        with self._transaction():
+            return self.db.executemany("DELETE FROM suspended WHERE card_id = ?", [(c,) for c in card_ids]).rowcount
+
+    def lapses(self, minimum: int = 1) -> dict[str, int]:
+        """Times each card was forgotten (Again on a card in the review state), at least `minimum`."""
+        return dict(self.db.execute(
+            "SELECT card_id, COUNT(*) FROM reviews WHERE rating = 1 AND kind_before = 2 "
+            "GROUP BY card_id HAVING COUNT(*) >= ?", (minimum,)))
 
     def skip(self, card_id: str, day: str) -> None:
         with self._transaction():
@@ -245,6 +267,13 @@ class StateTable:
             return row[1], row[5]
         card = self.cards.get(card_id)
         return (int(card.state), to_ms(card.due)) if card is not None else None
+
+    def stability(self, card_id: str) -> float | None:
+        row = self.rows.get(card_id)
+        if row is not None:
+            return row[3]
+        card = self.cards.get(card_id)
+        return card.stability if card is not None else None
 
     def items(self):
         return [(card_id, self[card_id]) for card_id in list(self)]

@@ -93,3 +93,10 @@ def test_removed_card_keeps_history_and_gets_it_back(tmp_path: Path) -> None:
         assert store.state("c0") == state
         assert len(store.reviews("c0")) == 1
         assert session(store, back).states["c0"].state == fsrs.State.Review
+
+
+def test_suspended_cards_are_not_shown(tmp_path: Path) -> None:
+    cards = make_decks(tmp_path / "decks", 3)
+    with Store(tmp_path / "p.db") as store:
+        store.suspend(["c0"], NOW, "manual")
+        assert session(store, cards).next_card().id == "c1"

@@ -66,3 +66,18 @@ def test_corrupt_database_gives_a_clear_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="cannot open the review database"):
         Store(path)
+
+
+def test_schema_1_database_migrates_and_keeps_its_log(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    migrations.MIGRATIONS[0](db)
+    db.execute("PRAGMA user_version = 1")
+    db.execute("INSERT INTO reviews (card_id, rating, reviewed_at, state_before, state_after) "
+               "VALUES ('a', 1, 5, '{\"state\": 2}', '{}'), ('a', 3, 6, NULL, '{}')")
+    db.close()
+    with Store(path) as store:
+        assert migrations.current_version(store.db) == len(migrations.MIGRATIONS)
+        assert store.db.execute("SELECT card_id, rating, kind_before FROM reviews ORDER BY id").fetchall() == [
+            ("a", 1, 2), ("a", 3, None)]
+        assert store.suspended() == {}
