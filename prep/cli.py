@@ -77,8 +77,9 @@ def _warn_problems(collection) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--fix", is_flag=True, help="Write missing card ids into the files (nothing else changes).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @decks_option
-def check(paths: tuple[str, ...], fix: bool, decks_dir: str | None) -> None:
+def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | None) -> None:
     """Validate deck files and print each problem as path:line: message.
 
     PATHS are deck files or folders (default: the whole decks folder). Exits 1 when any problem is found.
@@ -110,6 +111,10 @@ def check(paths: tuple[str, ...], fix: bool, decks_dir: str | None) -> None:
         problems = [p for p in problems if in_scope(p.path)]
         notes = [n for n in notes if n.path in chosen]
         files = sorted(chosen)
+    if as_json:
+        _echo_json({"files": len(files), "cards": len(notes),
+                    "problems": [{"path": p.path, "line": p.line, "message": p.message} for p in problems]})
+        sys.exit(1 if problems else 0)
     for problem in problems:
         click.echo(str(problem))
     bad_files = len({p.path for p in problems})
@@ -157,6 +162,9 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
     cards = [card for note in notes for card in decks.cards_of(note)]
     with Store(paths.database_path()) as store:
         session = Session(store, cards, config, paths.now, limit)
+        from prep import plan as planner
+
+        session.plan = planner.load_saved(paths.data_dir())
         if session.next_card() is None:
             nxt = session.next_due()
             click.echo("Nothing due right now." + (f" Next card due {render.when(nxt, paths.now())}." if nxt else ""))
@@ -255,6 +263,101 @@ def unsuspend(card_ids: tuple[str, ...]) -> None:
     click.echo(f"Unsuspended {count} card{'s' if count != 1 else ''}.")
 
 
+@cli.command()
+@click.option("--dry-run", is_flag=True, help="Report only; never save the fitted parameters.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@set_option
+def optimize(dry_run: bool, as_json: bool, settings: tuple[str, ...]) -> None:
+    """Fit FSRS parameters to your review log; save them only if they predict held-out reviews better.
+
+    A fifth of your cards are held out; the log loss and RMSE of the default (and current) parameters
+    and of the fitted ones are measured on those cards' reviews.
+    """
+    from prep import config as settings_file, optimize as optimizer, paths
+    from prep.store import Store
+
+    config = _config(settings)
+    with Store(paths.database_path()) as store:
+        result = optimizer.optimize(store, config.day_starts_at, config.parameters)
+    saved = result.better and not dry_run
+    if saved:
+        settings_file.save_settings(paths.config_path(), parameters=[round(p, 4) for p in result.parameters])
+    if as_json:
+        _echo_json({"reviews": result.reviews, "train_items": result.train_items, "test_items": result.test_items,
+                    "default": vars(result.default), "current": vars(result.current) if result.current else None,
+                    "fitted": vars(result.fitted), "parameters": result.parameters, "saved": saved})
+        return
+    click.echo(f"Reviews: {result.reviews}; training items: {result.train_items}; held-out items: {result.test_items}")
+    rows = [("default", result.default)] + ([("current", result.current)] if result.current else [])
+    for name, evaluation in rows + [("fitted", result.fitted)]:
+        click.echo(f"  {name:<8} log loss {evaluation.log_loss:.4f}   RMSE {evaluation.rmse:.4f}")
+    if saved:
+        click.echo(f"Saved the fitted parameters to {paths.config_path()}.")
+    elif result.better:
+        click.echo("The fitted parameters are better (not saved: --dry-run).")
+    else:
+        click.echo("The fitted parameters are not better on held-out reviews; nothing saved.")
+
+
+@cli.command()
+@click.option("--interview", "interview_day", required=True, metavar="YYYY-MM-DD",
+              help="The interview date.")
+@click.option("--target", type=float, default=0.9, show_default=True,
+              help="Share of cards you want to recall on the day.")
+@click.option("--deck", help="Only this deck and its sub-decks.")
+@click.option("--tag", help="Only cards with this tag.")
+@click.option("--save", "save_plan", is_flag=True, help="Keep the plan: set the daily limits it needs.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@set_option
+@decks_option
+def plan(interview_day: str, target: float, deck: str | None, tag: str | None, save_plan: bool, as_json: bool,
+         settings: tuple[str, ...], decks_dir: str | None) -> None:
+    """Predicted recall on your interview date, and the daily work that reaches the target.
+
+    Recall is FSRS retrievability on the day (09:00 local) for every card; unseen cards count as
+    not recalled. The workload comes from simulating the schedule up to the interview.
+    """
+    from datetime import date
+
+    from prep import decks, paths, plan as planner
+    from prep.store import Store
+
+    try:
+        interview = date.fromisoformat(interview_day)
+    except ValueError:
+        raise click.BadParameter("use YYYY-MM-DD, e.g. 2026-12-15", param_hint="--interview") from None
+    config = _config(settings)
+    collection = _collection(decks_dir)
+    notes = decks.select(collection.notes, deck, tag)
+    cards = [card for note in notes for card in decks.cards_of(note)]
+    with Store(paths.database_path()) as store:
+        result = planner.make_plan(store, cards, config, paths.now(), interview, target)
+    if save_plan:
+        planner.save(result, paths.data_dir(), paths.config_path(), config)
+    if as_json:
+        _echo_json({"interview": result.interview.isoformat(), "days_left": result.days_left,
+                    "target": result.target, "predicted_recall_now": result.predicted_now,
+                    "predicted_recall_with_plan": result.predicted_with_plan, "on_track": result.on_track,
+                    "new_cards": result.new_cards, "new_per_day": result.new_per_day,
+                    "reviews_per_day": result.reviews_per_day, "peak_reviews_per_day": result.peak_reviews,
+                    "decks": [{"deck": d.deck, "cards": d.cards, "unseen": d.unseen, "predicted_recall": d.predicted}
+                              for d in result.decks], "saved": save_plan})
+        return
+    click.echo(f"Interview {result.interview.isoformat()}: {result.days_left} days left; target {100 * target:.0f}%.")
+    click.echo(f"If you stopped now, you would recall about {100 * result.predicted_now:.0f}% of "
+               f"{sum(d.cards for d in result.decks)} cards on the day.")
+    click.echo("Weakest decks:")
+    for readiness in result.decks[:8]:
+        click.echo(f"  {100 * readiness.predicted:5.1f}%  {readiness.deck} ({readiness.unseen} of {readiness.cards} unseen)")
+    click.echo(f"Plan: {result.new_per_day} new cards a day ({result.new_cards} unseen), about "
+               f"{result.reviews_per_day:.0f} reviews a day (peak {result.peak_reviews}).")
+    verdict = "on track" if result.on_track else "short of the target: start more new cards or extend the time"
+    click.echo(f"Following it you would recall about {100 * result.predicted_with_plan:.0f}% ({verdict}).")
+    if save_plan:
+        click.echo(f"Saved: new_per_day={result.new_per_day} in {paths.config_path()}; "
+                   "'prep review' shows the plan in its header.")
+
+
 def _echo_json(payload: object) -> None:
     import json
 
@@ -263,12 +366,18 @@ def _echo_json(payload: object) -> None:
 
 @cli.command()
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print Markdown (this is how decks/README.md is made).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @decks_option
-def catalog(as_markdown: bool, decks_dir: str | None) -> None:
+def catalog(as_markdown: bool, as_json: bool, decks_dir: str | None) -> None:
     """List the decks with their card counts by difficulty."""
     from prep import catalog as catalogue
 
     collection = _collection(decks_dir)
+    if as_json:
+        _echo_json([{"deck": e.deck, "file": e.path, "cards": e.total,
+                     **{level: e.counts[level] for level in catalogue.DIFFICULTIES}}
+                    for e in catalogue.entries(collection)])
+        return
     if as_markdown:
         click.echo(catalogue.markdown(collection), nl=False)
         return
@@ -290,8 +399,9 @@ def catalog(as_markdown: bool, decks_dir: str | None) -> None:
 
 @cli.command()
 @click.option("--no-repair", is_flag=True, help="Only report; change nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @set_option
-def doctor(no_repair: bool, settings: tuple[str, ...]) -> None:
+def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...]) -> None:
     """Check the review database and repair card states from the review log.
 
     Runs SQLite's integrity check, checks the schema version, replays every card's log through
@@ -308,6 +418,13 @@ def doctor(no_repair: bool, settings: tuple[str, ...]) -> None:
         return
     with Store(database) as store:
         report = checker.examine(store, scheduler.make(config), repair=not no_repair)
+    made = backup.daily_backup(database, review_day(paths.now(), config.day_starts_at), config.backups_to_keep)
+    failed = report.integrity != ["ok"] or bool(report.broken_chain) or (
+        no_repair and bool(report.state_mismatch or report.missing_state))
+    if as_json:
+        _echo_json({**vars(report), "healthy": report.healthy, "database": str(database),
+                    "backup": str(made) if made else None})
+        sys.exit(1 if failed else 0)
     click.echo(f"Database: {database}")
     click.echo(f"Integrity check: {'; '.join(report.integrity)}")
     click.echo(f"Schema version: {report.schema_version}")
@@ -326,13 +443,11 @@ def doctor(no_repair: bool, settings: tuple[str, ...]) -> None:
         click.echo("Run 'prep doctor' without --no-repair to restore these states from the log.")
     if report.replay_differs:
         click.echo("(Replay differences are expected after changing scheduling settings; the log is kept as is.)")
-    made = backup.daily_backup(database, review_day(paths.now(), config.day_starts_at), config.backups_to_keep)
     if made:
         click.echo(f"Backup written: {made}")
     if report.integrity != ["ok"]:
         click.echo(backup.restore_hint(database))
-        sys.exit(1)
-    if report.broken_chain or (no_repair and (report.state_mismatch or report.missing_state)):
+    if failed:
         sys.exit(1)
     click.echo("All good." if report.healthy else "Repaired.")
 

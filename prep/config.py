@@ -109,5 +109,23 @@ def _validate(config: Config) -> None:
         raise ConfigError("maximum_interval must be at least 1 day")
 
 
+def save_settings(path: Path, **settings: Any) -> None:
+    """Set some settings in the config file, keeping the others (written atomically)."""
+    import os
+
+    import yaml
+
+    values: dict[str, Any] = {}
+    if path.is_file():
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            values = loaded
+    values.update(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.new")
+    temporary.write_text(yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
+    os.replace(temporary, path)
+
+
 def as_dict(config: Config) -> dict[str, Any]:
     return asdict(config)

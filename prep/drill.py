@@ -134,7 +134,8 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
 def _draw(session: Session, console: Console, card: Card, revealed: bool, message: str) -> None:
     front, back = render.card_sides(card)
     console.clear()
-    console.print(render.header(card, session.done, session.left()))
+    console.print(render.header(card, session.done, session.left(), session.plan, session.clock(),
+                                len(session.new)))
     console.rule(style="dim")
     console.print(render.markdown(front))
     if revealed:

@@ -64,9 +64,15 @@ def markdown(source: str) -> "RenderableType":
     return Markdown(terminal_markdown(source), code_theme="monokai", inline_code_theme="monokai")
 
 
-def header(card: Card, done: int, left: int) -> str:
+def header(card: Card, done: int, left: int, plan: dict | None = None, now: datetime | None = None,
+           unseen: int = 0) -> str:
     deck = clean(card.note.deck).replace("[", "\\[")
-    return f"[bold cyan]prep[/] · [bold]{deck}[/] · {done} done · {left} left"
+    line = f"[bold cyan]prep[/] · [bold]{deck}[/] · {done} done · {left} left"
+    if plan and now is not None:
+        days = (plan["interview"] - now.astimezone().date()).days
+        line += (f"\n[magenta]interview {plan['interview'].isoformat()} in {days} day{'s' if days != 1 else ''}"
+                 f" · target {100 * plan['target']:.0f}% · {unseen} cards not yet seen[/]")
+    return line
 
 
 def buttons(intervals: dict[int, timedelta]) -> str:

@@ -55,6 +55,7 @@ class Session:
     done: int = 0
     correct: int = 0
     history: list[Rated] = field(default_factory=list)
+    plan: dict | None = None  # a saved interview plan: {"interview": date, "target": float}
 
     def __post_init__(self) -> None:
         now = self.clock()

@@ -87,3 +87,21 @@ def test_fix_adds_ids_and_changes_nothing_else(tmp_path: Path, decks_dir: Path) 
     )
     again = run("check", "--fix")  # idempotent: nothing more to add
     assert again.output == "12 cards in 4 files: no problems.\n"
+
+
+def test_check_json(decks_dir: Path) -> None:
+    import json
+
+    write(decks_dir / "bad.yaml", "cards:\n  - id: a\n    q: Q\n")
+    result = CliRunner().invoke(cli, ["check", "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.output) == {"files": 3, "cards": 6, "problems": [
+        {"path": "decks/bad.yaml", "line": 2, "message": "missing or empty answer (a)"}]}
+
+
+def test_catalog_json(decks_dir: Path) -> None:
+    import json
+
+    data = json.loads(run("catalog", "--json").output)
+    assert data[0] == {"deck": "Math::Probability", "file": "math/probability.yaml", "cards": 3,
+                       "easy": 1, "medium": 1, "hard": 0}

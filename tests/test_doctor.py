@@ -81,3 +81,11 @@ def test_corrupt_database_explains_how_to_restore(decks_dir: Path, isolated: Pat
     assert "cannot open the review database" in result.output
     assert "To restore the newest backup (prep-2026-03-01.db):" in result.output
     assert "Traceback" not in result.output
+
+
+def test_doctor_json(isolated: Path) -> None:
+    import json
+
+    history(paths.database_path())
+    data = json.loads(doctor("--json").output)
+    assert data["healthy"] is True and data["reviews"] == 6 and data["integrity"] == ["ok"]

@@ -1,0 +1,149 @@
+"""`prep plan`: predicted recall on the interview date, and the daily workload that reaches a target."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+
+from prep import scheduler as sched
+from prep.config import Config
+from prep.errors import PrepError
+from prep.model import Card
+from prep.store import Store
+
+INTERVIEW_HOUR = 9  # the interview is taken to be at 09:00 local time on its date
+
+
+@dataclass
+class DeckReadiness:
+    deck: str
+    cards: int = 0
+    unseen: int = 0
+    recall_sum: float = 0.0  # sum of predicted recall; unseen cards count 0
+
+    @property
+    def predicted(self) -> float:
+        return self.recall_sum / self.cards if self.cards else 0.0
+
+
+@dataclass
+class Plan:
+    interview: date
+    days_left: int
+    target: float
+    decks: list[DeckReadiness] = field(default_factory=list)
+    predicted_now: float = 0.0  # share recalled on the day if no more reviews are done
+    new_cards: int = 0
+    new_per_day: int = 0
+    reviews_per_day: float = 0.0  # average over the days left
+    peak_reviews: int = 0
+    predicted_with_plan: float = 0.0  # following the plan and recalling each review
+
+    @property
+    def on_track(self) -> bool:
+        return self.predicted_with_plan >= self.target
+
+
+def interview_moment(day: date) -> datetime:
+    return datetime.combine(day, time(INTERVIEW_HOUR)).astimezone()
+
+
+def make_plan(store: Store, cards: list[Card], config: Config, now: datetime, interview: date,
+              target: float) -> Plan:
+    """Readiness from each card's FSRS state, then a simulated schedule up to the interview.
+
+    The simulation rates every review Good (an optimistic reading: lapses add reviews) and
+    introduces the unseen cards evenly, finishing a few days before the interview so each gets
+    several reviews.
+    """
+    from prep.review import day_bounds
+
+    day_start, _ = day_bounds(now, config.day_starts_at)
+    days_left = (interview - day_start.date()).days
+    if days_left < 1:
+        raise PrepError(f"the interview date {interview.isoformat()} must be after today")
+    if not 0.5 <= target <= 0.99:
+        raise PrepError("--target must be between 0.5 and 0.99")
+    moment = interview_moment(interview)
+    scoring = sched.make(config)
+    states = store.states()
+    plan = Plan(interview, days_left, target)
+    by_deck: dict[str, DeckReadiness] = {}
+    unseen: list[Card] = []
+    for card in cards:
+        deck = by_deck.setdefault(card.note.deck, DeckReadiness(card.note.deck))
+        deck.cards += 1
+        state = states.get(card.id)
+        if state is None:
+            deck.unseen += 1
+            unseen.append(card)
+        else:
+            deck.recall_sum += scoring.get_card_retrievability(state, moment)
+    plan.decks = sorted(by_deck.values(), key=lambda d: d.predicted)
+    total = sum(d.cards for d in plan.decks)
+    plan.predicted_now = sum(d.recall_sum for d in plan.decks) / total if total else 0.0
+    plan.new_cards = len(unseen)
+    spread = max(1, days_left - min(7, days_left // 4))
+    plan.new_per_day = math.ceil(len(unseen) / spread) if unseen else 0
+
+    simulation = Config(**{**vars(config), "desired_retention": max(config.desired_retention, target),
+                           "enable_fuzzing": False})
+    scheduler = sched.make(simulation)
+    per_day = [0] * days_left
+    recall_sum = 0.0
+    order = {card.id: index for index, card in enumerate(unseen)}
+    for card in cards:
+        state = states.get(card.id)
+        if state is None:
+            index = order[card.id]
+            start = day_start + timedelta(days=min(spread - 1, index // max(1, plan.new_per_day)), hours=1)
+            state, first = None, start
+        else:
+            first = max(state.due, now)
+        when = first
+        while when < moment:
+            day = (when - day_start).days
+            if 0 <= day < days_left and state is not None:
+                per_day[day] += 1
+            state = sched.review(scheduler, state, card.id, 3, when)
+            when = max(state.due, when + timedelta(minutes=1))
+        recall_sum += scheduler.get_card_retrievability(state, moment) if state is not None else 0.0
+    plan.reviews_per_day = sum(per_day) / days_left
+    plan.peak_reviews = max(per_day) if per_day else 0
+    plan.predicted_with_plan = recall_sum / total if total else 0.0
+    return plan
+
+
+def plan_path(data_dir: Path) -> Path:
+    return data_dir / "plan.yaml"
+
+
+def save(plan: Plan, data_dir: Path, config_path: Path, config: Config) -> None:
+    """Record the plan and set the daily limits it needs."""
+    import yaml
+
+    from prep.config import save_settings
+
+    plan_path(data_dir).parent.mkdir(parents=True, exist_ok=True)
+    plan_path(data_dir).write_text(yaml.safe_dump({
+        "interview": plan.interview.isoformat(), "target": plan.target, "new_per_day": plan.new_per_day,
+        "new_cards": plan.new_cards}, sort_keys=False), encoding="utf-8")
+    save_settings(config_path, new_per_day=plan.new_per_day,
+                  reviews_per_day=max(config.reviews_per_day, plan.peak_reviews),
+                  desired_retention=max(config.desired_retention, plan.target))
+
+
+def load_saved(data_dir: Path) -> dict | None:
+    """The saved plan (interview date, target), or None; a damaged file is ignored."""
+    path = plan_path(data_dir)
+    if not path.is_file():
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return {"interview": date.fromisoformat(str(data["interview"])), "target": float(data["target"])}
+    except (yaml.YAMLError, KeyError, TypeError, ValueError):
+        return None

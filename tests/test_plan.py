@@ -1,0 +1,95 @@
+"""`prep plan`: readiness checked against FSRS retrievability computed here, workload, saving."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sqlite3
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pexpect
+import yaml
+from click.testing import CliRunner
+
+from prep import paths
+from prep.cli import cli
+from prep.store import Store
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)  # TZ=UTC in tests
+INTERVIEW = datetime(2026, 3, 20, 9, 0, tzinfo=timezone.utc)  # the plan's moment: 09:00 local on the day
+DECAY = 0.1542  # FSRS-6 default w20
+MS = lambda moment: int(moment.timestamp() * 1000)  # noqa: E731
+HISTORY = {  # card: (stability in days, last review)
+    "prob-bayes-rule": (30.0, NOW - timedelta(days=3)),
+    "prob-variance/c1": (4.0, NOW - timedelta(days=1, hours=5)),
+    "prob-pmf": (120.0, NOW - timedelta(days=40)),
+    "ml-overfitting": (2.5, NOW - timedelta(hours=2)),
+}
+
+
+def recall(stability: float, last_review: datetime) -> float:
+    """FSRS-6 forgetting curve, written out independently of prep and py-fsrs."""
+    factor = 0.9 ** (1 / -DECAY) - 1
+    days = (INTERVIEW - last_review).days
+    return (1 + factor * days / stability) ** -DECAY
+
+
+def build(db_path: Path) -> None:
+    Store(db_path).close()
+    db = sqlite3.connect(db_path)
+    db.executemany("INSERT INTO cards (id, state, step, stability, difficulty, due, last_review) "
+                   "VALUES (?, 2, NULL, ?, 5.0, ?, ?)",
+                   [(card, s, MS(last + timedelta(days=s)), MS(last)) for card, (s, last) in HISTORY.items()])
+    db.commit()
+    db.close()
+
+
+def run_plan(*extra: str) -> dict:
+    result = CliRunner().invoke(cli, ["plan", "--interview", "2026-03-20", "--json", *extra],
+                                env={"PREP_NOW": NOW.isoformat()}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_readiness_matches_fsrs_retrievability(decks_dir: Path, isolated: Path) -> None:
+    build(paths.database_path())
+    data = run_plan()
+    decks = {d["deck"]: d for d in data["decks"]}
+    probability = [recall(*HISTORY[c]) for c in ("prob-bayes-rule", "prob-variance/c1", "prob-pmf")]
+    # Math::Probability has 5 cards: 3 seen, prob-variance/c2 and prob-pmf/rev unseen (count 0)
+    assert decks["Math::Probability"]["cards"] == 5 and decks["Math::Probability"]["unseen"] == 2
+    assert math.isclose(decks["Math::Probability"]["predicted_recall"], sum(probability) / 5, rel_tol=1e-9)
+    basics = recall(*HISTORY["ml-overfitting"]) / 3
+    assert math.isclose(decks["ML::Basics"]["predicted_recall"], basics, rel_tol=1e-9)
+    assert math.isclose(data["predicted_recall_now"], (sum(probability) + recall(*HISTORY["ml-overfitting"])) / 8,
+                        rel_tol=1e-9)
+    assert data["days_left"] == 18 and data["new_cards"] == 4
+    assert data["new_per_day"] == math.ceil(4 / (18 - min(7, 18 // 4)))
+    assert data["predicted_recall_with_plan"] > data["predicted_recall_now"]
+    assert data["reviews_per_day"] > 0 and data["peak_reviews_per_day"] >= 1
+    assert data["on_track"] == (data["predicted_recall_with_plan"] >= 0.9)
+
+
+def test_saving_sets_limits_and_review_shows_the_plan(decks_dir: Path, isolated: Path) -> None:
+    build(paths.database_path())
+    data = run_plan("--save", "--target", "0.92")
+    config = yaml.safe_load(paths.config_path().read_text())
+    assert config["new_per_day"] == data["new_per_day"] and config["desired_retention"] == 0.92
+    env = dict(os.environ, PREP_HOME=str(isolated), PREP_NOW=NOW.isoformat(), TERM="xterm", TZ="UTC")
+    child = pexpect.spawn(sys.executable, ["-m", "prep", "review"], cwd=str(decks_dir.parent), env=env,
+                          encoding="utf-8", dimensions=(40, 120), timeout=20)
+    child.expect("show answer")
+    assert "interview 2026-03-20 in 18 days · target 92%" in child.before
+    child.send("q")
+    child.expect(pexpect.EOF)
+
+
+def test_past_interview_date_is_refused(decks_dir: Path) -> None:
+    result = CliRunner().invoke(cli, ["plan", "--interview", "2020-01-01"], env={"PREP_NOW": NOW.isoformat()})
+    assert result.exit_code == 1
+    assert result.output == "Error: the interview date 2020-01-01 must be after today\n"
+    bad = CliRunner().invoke(cli, ["plan", "--interview", "next week"])
+    assert bad.exit_code == 2 and "use YYYY-MM-DD" in bad.output
