@@ -141,8 +141,10 @@ def stats_view(stats, leech_threshold: int) -> list:
         leeches = Table(title=f"Leeches (forgotten {leech_threshold}+ times)", title_justify="left")
         for column in ("Card", "Deck", "Lapses", "Suspended"):
             leeches.add_column(column)
-        for leech in stats.leeches:
+        for leech in stats.leeches[:20]:
             leeches.add_row(leech.card_id, clean(leech.deck), str(leech.lapses), "yes" if leech.suspended else "no")
+        if len(stats.leeches) > 20:
+            leeches.caption = f"and {len(stats.leeches) - 20} more (prep stats --json lists them all)"
         out.append(leeches)
         if any(not leech.suspended for leech in stats.leeches):
             out.append(Text("Suspend them with 'prep suspend --leeches'; rewrite the cards, then 'prep unsuspend ID'.",
@@ -171,8 +173,10 @@ def _heatmap(calendar: list[tuple[str, int]]):
             value = cells[index] if index < len(cells) else None
             if value is None:
                 text.append(" ")
+            elif not value:
+                text.append("·", style="dim")
             else:
-                text.append(SHADES[0 if not value else max(1, round(4 * value / peak))], style="green")
+                text.append(SHADES[max(1, round(4 * value / peak))], style="green")
         text.append("\n")
     return text
 
