@@ -52,7 +52,7 @@ def examine(store: Store, scheduler: fsrs.Scheduler, repair: bool) -> Report:
     previous: dict[str, str | None] = {}
     replayed: dict[str, fsrs.Card] = {}
     rows = store.db.execute(
-        "SELECT card_id, rating, reviewed_at, state_before, state_after FROM reviews ORDER BY card_id, id")
+        "SELECT card_id, rating, reviewed_at, state_before, state_after FROM reviews ORDER BY card_id, reviewed_at, id")
     for card_id, rating, reviewed_at, before, after in rows:
         report.reviews += 1
         if previous.get(card_id) != before and card_id not in report.broken_chain:

@@ -134,7 +134,7 @@ class Session:
         now = self.clock()
         review_id, before, after = self.store.apply(
             card.id, rating, now, duration_ms,
-            lambda current: sched.review(self.scheduler, current, card.id, rating, now))
+            lambda current, at: sched.review(self.scheduler, current, card.id, rating, at))
         was_new = before is None
         was_review = before is not None and before.state == REVIEW_STATE
         self.history.append(Rated(review_id, card, rating, was_new, was_review))

@@ -138,16 +138,21 @@ class Store:
             return int(cursor.lastrowid)
 
     def apply(self, card_id: str, rating: int, when: datetime, duration_ms: int | None,
-              schedule: Callable[[fsrs.Card | None], fsrs.Card]) -> tuple[int, fsrs.Card | None, fsrs.Card]:
+              schedule: Callable[[fsrs.Card | None, datetime], fsrs.Card]) -> tuple[int, fsrs.Card | None, fsrs.Card]:
         """Rate a card against its state as stored *now*, in one committed transaction.
 
         Reading the state inside the write transaction means two processes rating the same card
         chain their reviews (the second starts from the first's result) instead of one silently
-        overwriting the other. Returns (log id, state before, state after).
+        overwriting the other. A clock that reads earlier than the card's last logged review (another
+        process got there a moment later but committed first) is moved up to it, so each card's log is
+        in time order as well as commit order. Returns (log id, state before, state after).
         """
         with self._transaction():
             before = self.state(card_id)
-            after = schedule(before)
+            last = self.db.execute("SELECT MAX(reviewed_at) FROM reviews WHERE card_id = ?", (card_id,)).fetchone()[0]
+            if last is not None and to_ms(when) < last:
+                when = from_ms(last)
+            after = schedule(before, when)
             cursor = self.db.execute(
                 "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after, "
                 "kind_before) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -165,7 +170,8 @@ class Store:
                 "FROM reviews WHERE id = ?", (review_id,)).fetchone()
             if row is None:
                 return None
-            later = self.db.execute("SELECT 1 FROM reviews WHERE card_id = ? AND id > ?", (row[1], review_id)).fetchone()
+            later = self.db.execute("SELECT 1 FROM reviews WHERE card_id = ? AND (reviewed_at > ? OR "
+                                    "(reviewed_at = ? AND id > ?))", (row[1], row[3], row[3], review_id)).fetchone()
             if later:
                 return None
             self.db.execute("DELETE FROM reviews WHERE id = ?", (review_id,))
@@ -175,6 +181,43 @@ class Store:
             else:
                 self._put_state(row[1], before)
         return Review(row[0], row[1], row[2], from_ms(row[3]), row[4], before, state_from_json(row[6]))
+
+    def merge_reviews(self, card_id: str, incoming: list[tuple[int, datetime, int | None]],
+                      schedule: Callable[[fsrs.Card | None, int, datetime], fsrs.Card]) -> int:
+        """Add reviews done elsewhere (rating, time, duration ms), skipping ones already logged at the
+        same millisecond, then replay the card's whole log in time order so every logged state and the
+        card's current state follow from the merged history. Ratings and times are never changed.
+        Returns how many reviews were added."""
+        with self._transaction():
+            existing = self.db.execute(
+                "SELECT id, rating, reviewed_at FROM reviews WHERE card_id = ?", (card_id,)).fetchall()
+            known = {row[2] for row in existing}
+            added = []
+            for rating, when, duration in incoming:
+                moment = to_ms(when)
+                if moment not in known:
+                    known.add(moment)
+                    added.append((rating, moment, duration))
+            if not added:
+                return 0
+            timeline = sorted([(at, row_id, rating, None) for row_id, rating, at in existing] +
+                              [(at, None, rating, duration) for rating, at, duration in added],
+                              key=lambda item: (item[0], item[1] is None, item[1] or 0))
+            state = None
+            for at, row_id, rating, duration in timeline:
+                after = schedule(state, rating, from_ms(at))
+                values = (state_json(state), state_json(after), int(state.state) if state is not None else None)
+                if row_id is None:
+                    self.db.execute(
+                        "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after, "
+                        "kind_before) VALUES (?, ?, ?, ?, ?, ?, ?)", (card_id, rating, at, duration, *values))
+                else:
+                    self.db.execute("UPDATE reviews SET state_before = ?, state_after = ?, kind_before = ? "
+                                    "WHERE id = ?", (*values, row_id))
+                state = after
+            assert state is not None
+            self._put_state(card_id, state)
+            return len(added)
 
     def suspended(self) -> dict[str, str]:
         """Suspended card ids and why ('leech' or 'manual')."""

@@ -24,7 +24,7 @@ def _worker(db_path: str, worker: int, start: multiprocessing.Event) -> None:
             when = BASE + timedelta(minutes=i, seconds=worker)
             rating = 1 + (i + worker) % 4
             store.apply(card_id, rating, when, None,
-                        lambda state: scheduler.review(sched, state, card_id, rating, when))
+                        lambda state, at: scheduler.review(sched, state, card_id, rating, at))
 
 
 def test_two_processes_rate_the_same_cards_without_losing_or_doubling(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ def history(path: Path) -> None:
         for card_id in ("a", "b"):
             for offset, rating in ((0, 3), (1, 3), (5, 1)):
                 when = NOW - timedelta(days=10 - offset)
-                store.apply(card_id, rating, when, None, lambda s: scheduler.review(sched, s, card_id, rating, when))
+                store.apply(card_id, rating, when, None, lambda s, at: scheduler.review(sched, s, card_id, rating, at))
 
 
 def doctor(*args: str):
