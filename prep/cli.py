@@ -358,6 +358,68 @@ def plan(interview_day: str, target: float, deck: str | None, tag: str | None, s
                    "'prep review' shows the plan in its header.")
 
 
+@cli.command("import")
+@click.argument("package", type=click.Path(dir_okay=False))
+@click.option("--into", type=click.Path(file_okay=False), metavar="DIR",
+              help="Folder for the deck files (default: <decks>/<package name>).")
+@set_option
+@decks_option
+def import_package(package: str, into: str | None, settings: tuple[str, ...], decks_dir: str | None) -> None:
+    """Turn an Anki package (.apkg or .colpkg) into deck files, with its review history.
+
+    Basic, reversed and cloze notes keep their text (HTML back to Markdown, MathJax back to $...$),
+    tags, deck hierarchy and media; other note types are mapped field by field with a warning.
+    Running the same import again changes nothing.
+    """
+    from prep import anki_import, paths, scheduler
+    from prep.store import Store
+
+    config = _config(settings)
+    if into is None:
+        root = paths.resolve_decks(decks_dir)
+        if root.resolve() == paths.bundled_decks().resolve():
+            raise PrepError("there is no decks folder of yours here to import into: "
+                            "pass --into DIR (for example --into decks/anki)")
+        target = root / anki_import._slug(Path(package).stem)
+    else:
+        target = Path(into)
+    fsrs_scheduler = scheduler.make(config)
+    with Store(paths.database_path()) as store:
+        report = anki_import.import_package(
+            Path(package), target, store,
+            lambda state, card_id, rating, at: scheduler.review(fsrs_scheduler, state, card_id, rating, at))
+    for warning in report.warnings[:20]:
+        click.echo(f"Warning: {warning}", err=True)
+    if len(report.warnings) > 20:
+        click.echo(f"Warning: and {len(report.warnings) - 20} more", err=True)
+    click.echo(f"Imported {report.notes} notes from {Path(package).name} into {target}: "
+               f"{len(report.files_written)} files written, {report.files_unchanged} unchanged, "
+               f"{report.media_copied} media files copied, {report.reviews_added} reviews added on "
+               f"{report.cards_with_history} cards.")
+
+
+@cli.command("sync-anki")
+@click.argument("source", type=click.Path(exists=True, dir_okay=False))
+@set_option
+def sync_anki(source: str, settings: tuple[str, ...]) -> None:
+    """Merge reviews done in Anki on prep's cards (a .colpkg, .apkg or collection.anki2).
+
+    Cards are matched by the GUIDs prep's export gives them, reviews by their time, so syncing the
+    same file twice adds nothing; the cards' states are recomputed from the merged log.
+    """
+    from prep import anki_import, paths, scheduler
+    from prep.store import Store
+
+    config = _config(settings)
+    fsrs_scheduler = scheduler.make(config)
+    with Store(paths.database_path()) as store:
+        added, cards = anki_import.sync_reviews(
+            Path(source), store,
+            lambda state, card_id, rating, at: scheduler.review(fsrs_scheduler, state, card_id, rating, at))
+    click.echo(f"Merged {added} review{'s' if added != 1 else ''} on {cards} card{'s' if cards != 1 else ''} "
+               f"from {Path(source).name}.")
+
+
 def _echo_json(payload: object) -> None:
     import json
 

@@ -155,12 +155,17 @@ def build_note(note: Note, models: dict, media: MediaSet):
     import genanki
 
     assert note.id is not None
+    from prep.anki_import import PREP_GUID, source_comment
+
     tags = [tag.replace(" ", "_") for tag in note.tags]
-    if note.cloze:
-        fields = [to_html(note.cloze, note.path, media), to_html(note.extra, note.path, media) if note.extra else ""]
-    else:
-        fields = [to_html(note.q, note.path, media), to_html(note.a, note.path, media)]
-    return genanki.Note(model=models[note.kind], fields=fields, tags=tags, guid=genanki.guid_for("prep", note.id))
+    sources = [note.cloze, note.extra] if note.cloze else [note.q, note.a]
+    fields = []
+    for source in sources:
+        rendered = to_html(source, note.path, media) if source else ""
+        # The Markdown rides along in an invisible comment, so `prep import` gives back the exact source
+        # for every field not edited in Anki since.
+        fields.append(rendered + source_comment(rendered, source) if source else "")
+    return genanki.Note(model=models[note.kind], fields=fields, tags=tags, guid=PREP_GUID + note.id)
 
 
 def export(collection: decks.Collection, out: Path, when: datetime, *, deck: str | None = None,

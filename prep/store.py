@@ -187,16 +187,18 @@ class Store:
         """Add reviews done elsewhere (rating, time, duration ms), skipping ones already logged at the
         same millisecond, then replay the card's whole log in time order so every logged state and the
         card's current state follow from the merged history. Ratings and times are never changed.
+        A review counts as already logged when one with the same rating lies within a second of it
+        (Anki stores review times in ms and needs them unique, so an exported time may move by a few ms).
         Returns how many reviews were added."""
         with self._transaction():
             existing = self.db.execute(
                 "SELECT id, rating, reviewed_at FROM reviews WHERE card_id = ?", (card_id,)).fetchall()
-            known = {row[2] for row in existing}
+            known = [(row[1], row[2]) for row in existing]
             added = []
             for rating, when, duration in incoming:
                 moment = to_ms(when)
-                if moment not in known:
-                    known.add(moment)
+                if not any(r == rating and abs(at - moment) < 1000 for r, at in known):
+                    known.append((rating, moment))
                     added.append((rating, moment, duration))
             if not added:
                 return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from click.testing import CliRunner
 from prep.cli import cli
 
 anki_collection = pytest.importorskip("anki.collection")
+SOURCE = re.compile(r"<!--prep-src:[^>]*-->")
 
 
 def export(decks_dir: Path, out: Path, now: str, *args: str) -> str:
@@ -29,7 +31,8 @@ def import_into(collection_path: Path, package: Path):
         notes = {}
         for note_id in col.find_notes(""):
             note = col.get_note(note_id)
-            notes[note.guid] = (note.note_type()["name"], note.note_type()["type"], sorted(note.tags), list(note.fields))
+            fields = [SOURCE.sub("", field) for field in note.fields]  # the Markdown source rides along hidden
+            notes[note.guid] = (note.note_type()["name"], note.note_type()["type"], sorted(note.tags), fields)
         decks = sorted(d.name for d in col.decks.all_names_and_ids())
         media = sorted(p.name for p in Path(col.media.dir()).iterdir())
         return response.log, notes, decks, media, col.card_count()
@@ -55,6 +58,8 @@ def test_export_imports_into_real_anki(decks_dir: Path, tmp_path: Path) -> None:
     code = next(f[0] for f in (v[3] for v in notes.values()) if "print" in f[0])
     assert '<div class="highlight">' in code and "<span" in code  # highlighted with classes styled by the model CSS
     assert len(media) == 1 and media[0].startswith("prep-") and media[0].endswith(".svg")
+    assert set(notes) == {f"prep/{i}" for i in ("prob-bayes-rule", "prob-variance", "prob-pmf", "ml-overfitting",
+                                                 "ml-sigmoid-code", "ml-curve")}
     image_note = next(f[0] for f in (v[3] for v in notes.values()) if "<img" in f[0])
     assert f'src="{media[0]}"' in image_note
 

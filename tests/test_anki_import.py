@@ -1,0 +1,157 @@
+"""`prep import` and `prep sync-anki` against packages made by the real `anki` library."""
+
+from __future__ import annotations
+
+import sqlite3
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from prep import decks, paths
+from prep.cli import cli
+
+pytest.importorskip("anki.collection")
+T0 = int(datetime(2026, 2, 1, 9, 0, tzinfo=timezone.utc).timestamp() * 1000)
+DAY = 86_400_000
+
+
+def build_collection(path: Path, image: bytes = b"\x89PNG\r\n\x1a\nfake") -> dict[str, int]:
+    """A collection with Basic, reversed and cloze notes, media, nested decks and known reviews."""
+    from anki.collection import Collection
+
+    col = Collection(str(path))
+    top = col.decks.id("Top::Sub::Leaf")
+    other = col.decks.id("Other")
+    basic = col.new_note(col.models.by_name("Basic"))
+    basic["Front"] = "What is \\(x^2\\) when \\(x &lt; 0\\)? <img src=\"pic.png\">"
+    basic["Back"] = "<b>Positive</b>, and costs $5.<br><pre><code class=\"language-python\">print(1)\n</code></pre>"
+    basic.tags = ["math", "c++"]
+    col.add_note(basic, top)
+    reverse = col.new_note(col.models.by_name("Basic (and reversed card)"))
+    reverse["Front"] = "PMF"
+    reverse["Back"] = "probability mass function"
+    col.add_note(reverse, top)
+    cloze = col.new_note(col.models.by_name("Cloze"))
+    cloze["Text"] = "{{c1::Softmax}} maps logits to {{c2::probabilities}} via {{c3::\\(e^{z_i}/\\sum_j e^{z_j}\\)}}."
+    cloze["Back Extra"] = "Subtract the max first."
+    col.add_note(cloze, other)
+    empty = col.new_note(col.models.by_name("Basic"))
+    empty["Front"] = "No back here"
+    col.add_note(empty, other)
+    col.media.write_data("pic.png", image)
+    card = col.get_note(basic.id).cards()[0].id
+    for n, ease in enumerate((3, 3, 1, 3)):
+        col.db.execute("INSERT INTO revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type) "
+                       "VALUES (?, ?, -1, ?, 1, 0, 2500, 4000, 1)", T0 + n * 3 * DAY, card, ease)
+    ids = {"basic": basic.id, "reverse": reverse.id, "cloze": cloze.id}
+    col.close()
+    return ids
+
+
+def export_package(collection: Path, out: Path, colpkg: bool = False) -> Path:
+    from anki.collection import Collection, ExportAnkiPackageOptions
+
+    col = Collection(str(collection))
+    try:
+        if colpkg:
+            col.export_collection_package(str(out), include_media=True, legacy=False)
+        else:
+            col.export_anki_package(out_path=str(out), limit=None, options=ExportAnkiPackageOptions(
+                with_scheduling=True, with_media=True, with_deck_configs=False, legacy=False))
+    finally:
+        col.close()
+    return out
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.mark.parametrize("colpkg", [False, True], ids=["apkg", "colpkg"])
+def test_import_writes_valid_decks_and_history(tmp_path: Path, isolated: Path, colpkg: bool) -> None:
+    build_collection(tmp_path / "src.anki2")
+    package = export_package(tmp_path / "src.anki2", tmp_path / ("x.colpkg" if colpkg else "x.apkg"), colpkg)
+    into = tmp_path / "decks" / "anki"
+    result = run("import", str(package), "--into", str(into))
+    assert result.exit_code == 0, result.output
+    assert "Imported 3 notes" in result.output and "4 reviews added on 1 cards" in result.output
+    assert "empty front or back; skipped" in result.output
+    collection = decks.load(tmp_path / "decks")
+    assert collection.problems == []
+    by_deck = {}
+    for note in collection.notes:
+        by_deck.setdefault(note.deck, []).append(note)
+    assert set(by_deck) == {"Top::Sub::Leaf", "Other"}
+    assert (into / "top" / "sub" / "leaf.yaml").is_file() and (into / "other.yaml").is_file()
+    first, second = by_deck["Top::Sub::Leaf"]
+    assert first.q == 'What is $x^2$ when $x < 0$? ![](media/pic.png)'
+    assert first.a.startswith("**Positive**, and costs \\$5.") and "```python\nprint(1)\n```" in first.a
+    assert sorted(first.tags) == ["c++", "math"]
+    assert (into / "top" / "sub" / "media" / "pic.png").read_bytes().startswith(b"\x89PNG")
+    assert second.kind == "reverse" and second.q == "PMF"
+    cloze = by_deck["Other"][0]
+    assert cloze.cloze == "{{c1::Softmax}} maps logits to {{c2::probabilities}} via {{c3::$e^{z_i}/\\sum_j e^{z_j}$}}."
+    assert cloze.extra == "Subtract the max first." and cloze.id.startswith("anki-")
+    db = sqlite3.connect(paths.database_path())
+    rows = db.execute("SELECT card_id, rating, reviewed_at FROM reviews ORDER BY reviewed_at").fetchall()
+    assert rows == [(first.id, ease, T0 + n * 3 * DAY) for n, ease in enumerate((3, 3, 1, 3))]
+    assert db.execute("SELECT state FROM cards WHERE id = ?", (first.id,)).fetchone() is not None
+
+    again = run("import", str(package), "--into", str(into))
+    assert "0 files written, 2 unchanged, 0 media files copied, 0 reviews added" in again.output
+    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone() == (4,)
+
+
+def bad_zip(path: Path, entries: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return path
+
+
+@pytest.mark.parametrize("name, make, message", [
+    ("notzip.apkg", lambda p: (p.write_bytes(b"hello"), p)[1], "not an Anki package (not a zip file)"),
+    ("empty.apkg", lambda p: bad_zip(p, {"media": b"{}"}), "not an Anki package (no collection inside)"),
+    ("escape.apkg", lambda p: bad_zip(p, {"collection.anki2": b"x", "../../evil": b"x"}),
+     "refusing entry '../../evil': it would escape the target folder"),
+    ("absolute.apkg", lambda p: bad_zip(p, {"collection.anki2": b"x", "/etc/passwd": b"x"}),
+     "refusing entry '/etc/passwd': it would escape the target folder"),
+    ("bomb.apkg", lambda p: bad_zip(p, {"collection.anki2": b"\0" * (50 << 20)}), "refusing a likely zip bomb"),
+    ("garbage.apkg", lambda p: bad_zip(p, {"collection.anki2": b"not sqlite" * 100}), "Anki could not read the package"),
+])
+def test_bad_archives_are_refused_and_nothing_is_written(tmp_path: Path, isolated: Path, name, make, message) -> None:
+    package = make(tmp_path / name)
+    into = tmp_path / "decks" / "x"
+    result = CliRunner().invoke(cli, ["import", str(package), "--into", str(into)])
+    assert result.exit_code == 1
+    assert message in result.output and "Traceback" not in result.output
+    assert not into.exists()
+    assert not paths.database_path().exists() or sqlite3.connect(paths.database_path()).execute(
+        "SELECT COUNT(*) FROM reviews").fetchone() == (0,)
+
+
+def test_sync_anki_merges_reviews_on_prep_cards_once(decks_dir: Path, tmp_path: Path, isolated: Path) -> None:
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    out = tmp_path / "prep.apkg"
+    assert run("export", "-o", str(out)).exit_code == 0
+    col = Collection(str(tmp_path / "phone.anki2"))
+    col.import_anki_package(ImportAnkiPackageRequest(package_path=str(out),
+                                                     options=ImportAnkiPackageOptions(with_scheduling=False)))
+    guid_to_note = {col.get_note(n).guid: n for n in col.find_notes("")}
+    card = col.get_note(guid_to_note["prep/prob-bayes-rule"]).cards()[0].id
+    for n, ease in enumerate((3, 4)):
+        col.db.execute("INSERT INTO revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type) "
+                       "VALUES (?, ?, -1, ?, 1, 0, 2500, 3000, 0)", T0 + n * DAY, card, ease)
+    col.close()
+    first = run("sync-anki", str(tmp_path / "phone.anki2"))
+    assert first.output == "Merged 2 reviews on 1 card from phone.anki2.\n"
+    assert run("sync-anki", str(tmp_path / "phone.anki2")).output == "Merged 0 reviews on 0 cards from phone.anki2.\n"
+    db = sqlite3.connect(paths.database_path())
+    assert db.execute("SELECT card_id, rating, reviewed_at FROM reviews ORDER BY reviewed_at").fetchall() == [
+        ("prob-bayes-rule", 3, T0), ("prob-bayes-rule", 4, T0 + DAY)]
+    doctor = run("doctor", "--no-repair")
+    assert doctor.exit_code == 0, doctor.output
