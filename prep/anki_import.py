@@ -180,7 +180,12 @@ def html_to_markdown(field_html: str, media: "MediaCopier", warnings: list[str],
     if mark:
         rest = SOURCE_MARK.sub("", field_html)
         if hashlib.blake2b(rest.encode(), digest_size=8).hexdigest() == mark.group(1):
-            return base64.b64decode(mark.group(2)).decode()
+            source = base64.b64decode(mark.group(2)).decode()
+            # images: the source names them by their path, the HTML by their packed name, in the same order
+            packed = re.findall(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", rest, flags=re.I)
+            for reference, name in zip(decks.image_paths(source), packed):
+                media.copy_as(html.unescape(name), reference, warnings, where)
+            return source
         field_html = rest  # edited in Anki since: convert what is there now
     from markdownify import markdownify
 
@@ -224,6 +229,17 @@ class MediaCopier:
         self.source = source
         self.target: Path | None = None
         self.pending: dict[Path, Path] = {}
+
+    def copy_as(self, name: str, reference: str, warnings: list[str], where: str) -> None:
+        """Restore a packed image under the relative path the Markdown source uses."""
+        parts = re.split(r"[\\/]", reference)
+        if "/" in name or "\\" in name or not (self.source / name).is_file():
+            warnings.append(f"{where}: image '{reference}' is not in the package")
+        elif reference.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", reference):
+            warnings.append(f"{where}: image path '{reference}' would leave the deck's folder; not copied")
+        else:
+            assert self.target is not None
+            self.pending[self.source / name] = self.target.parent.joinpath(*parts)
 
     def image(self, name: str, warnings: list[str], where: str) -> str:
         if "/" in name or "\\" in name or name.startswith(".") or not (self.source / name).is_file():

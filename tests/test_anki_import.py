@@ -155,3 +155,30 @@ def test_sync_anki_merges_reviews_on_prep_cards_once(decks_dir: Path, tmp_path: 
         ("prob-bayes-rule", 3, T0), ("prob-bayes-rule", 4, T0 + DAY)]
     doctor = run("doctor", "--no-repair")
     assert doctor.exit_code == 0, doctor.output
+
+
+def test_round_trip_of_the_shipped_decks_gives_back_every_card(tmp_path: Path, isolated: Path) -> None:
+    """prep → export → Anki import → Anki export → prep import: the same cards, card by card."""
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    shipped = decks.load(paths.bundled_decks())
+    exported = tmp_path / "prep.apkg"
+    assert run("export", "--decks", str(paths.bundled_decks()), "-o", str(exported)).exit_code == 0
+    col = Collection(str(tmp_path / "anki.anki2"))
+    col.import_anki_package(ImportAnkiPackageRequest(package_path=str(exported),
+                                                     options=ImportAnkiPackageOptions(with_scheduling=True)))
+    col.close()
+    again = export_package(tmp_path / "anki.anki2", tmp_path / "from-anki.apkg")
+    into = tmp_path / "back" / "decks"
+    result = run("import", str(again), "--into", str(into))
+    assert result.exit_code == 0, result.output
+    back = decks.load(into)
+    assert back.problems == []
+    theirs = {note.id: note for note in back.notes}
+    assert len(theirs) == len(shipped.notes)
+    for ours in shipped.notes:
+        mine = theirs[ours.id]
+        assert (mine.deck, mine.q, mine.a, mine.cloze, mine.extra, mine.reverse, sorted(mine.tags)) == (
+            ours.deck, ours.q, ours.a, ours.cloze, ours.extra, ours.reverse, sorted(ours.tags)), ours.id
+    images = [n for n in back.notes if decks.image_paths(n.q + n.a)]
+    assert images and all((n.path.parent / ref).is_file() for n in images for ref in decks.image_paths(n.q + n.a))
