@@ -104,6 +104,8 @@ class AnkiNote:
     deck: str
     cards: dict[int, int]  # card ordinal → Anki card id
     templates: int
+    front: list[str] = field(default_factory=list)  # fields the first template shows on the question side
+    back: list[str] = field(default_factory=list)  # fields it adds on the answer side
 
 
 @dataclass
@@ -155,16 +157,30 @@ def _read_collection(col) -> Package:
         names = [f["name"] for f in model["flds"]]
         cards = cards_by_note.get(note_id, {})
         first = cards[min(cards)] if cards else (0, 1)
+        template = model["tmpls"][0] if model["tmpls"] else {"qfmt": "", "afmt": ""}
+        front = _referenced(template["qfmt"], names)
+        back = [name for name in _referenced(template["afmt"], names) if name not in front]
         notes.append(AnkiNote(
             guid=note.guid, kind="cloze" if model["type"] == 1 else "basic",
             fields=dict(zip(names, note.fields)), field_order=names, tags=list(note.tags),
             deck=decks_by_id.get(first[1], "Default"), cards={o: c for o, (c, _) in cards.items()},
-            templates=len(model["tmpls"])))
+            templates=len(model["tmpls"]), front=front, back=back))
     revlog: dict[int, list[tuple[int, int, int]]] = {}
     for review_id, card_id, ease, taken, kind in col.db.all("SELECT id, cid, ease, time, type FROM revlog ORDER BY id"):
         if 1 <= ease <= 4 and kind in (0, 1, 2, 3):  # skip manual reschedules and "forget" entries
             revlog.setdefault(card_id, []).append((review_id, ease, taken))
     return Package(notes, revlog, Path(col.media.dir()))
+
+
+def _referenced(template: str, names: list[str]) -> list[str]:
+    """Field names a card template shows, in order ({{Field}}, {{hint:Field}}, {{cloze:Text}}...)."""
+    found = []
+    for reference in re.findall(r"\{\{([^{}]+)\}\}", template):
+        name = reference.split(":")[-1].strip()
+        if reference.startswith(("#", "^", "/")) or name not in names or name in found:
+            continue
+        found.append(name)
+    return found
 
 
 # -- HTML → Markdown -------------------------------------------------------------------------
@@ -268,11 +284,14 @@ def deck_file_for(deck_name: str, into: Path) -> Path:
     return into.joinpath(*parts[:-1], parts[-1] + ".yaml")
 
 
-def _field(note: AnkiNote, *names: str, index: int) -> tuple[str, str | None]:
+def _field(note: AnkiNote, *names: str, index: int, side: list[str] | None = None) -> tuple[str, str | None]:
+    """A field by its usual names, else the first one the template shows on that side, else by position."""
     lowered = {name.lower(): name for name in note.field_order}
     for name in names:
         if name in lowered:
             return note.fields[lowered[name]], lowered[name]
+    if side:
+        return note.fields[side[0]], side[0]
     if index < len(note.field_order):
         name = note.field_order[index]
         return note.fields[name], name
@@ -294,8 +313,9 @@ def convert_note(note: AnkiNote, media: MediaCopier, warnings: list[str]) -> dic
         if extra_md:
             entry["extra"] = extra_md
     else:
-        front, front_name = _field(note, "front", "question", index=0)
-        back, back_name = _field(note, "back", "answer", index=1)
+        front, front_name = _field(note, "front", "question", index=0, side=note.front)
+        back, back_name = _field(note, "back", "answer", index=1,
+                                 side=[name for name in note.back if name != front_name])
         entry["q"] = html_to_markdown(front, media, warnings, where)
         answer = html_to_markdown(back, media, warnings, where) if back_name else ""
         others = [n for n in note.field_order if n not in (front_name, back_name)]

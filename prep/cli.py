@@ -189,14 +189,26 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
               help="Where to write the Anki package.")
 @click.option("--deck", help="Only this deck and its sub-decks.")
 @click.option("--tag", help="Only cards with this tag.")
+@click.option("--with-progress", is_flag=True,
+              help="Also carry prep's scheduling and review history (import in Anki with scheduling).")
+@set_option
 @decks_option
-def export(output: str, deck: str | None, tag: str | None, decks_dir: str | None) -> None:
+def export(output: str, deck: str | None, tag: str | None, with_progress: bool, settings: tuple[str, ...],
+           decks_dir: str | None) -> None:
     """Write the decks as an Anki package (.apkg) that Anki imports and later updates in place."""
     from prep import export as exporter, paths
 
     collection = _collection(decks_dir)
     _warn_problems(collection)
-    result = exporter.export(collection, Path(output), paths.now(), deck=deck, tag=tag)
+    if with_progress:
+        from prep.store import Store
+
+        config = _config(settings)
+        with Store(paths.database_path()) as store:
+            result = exporter.export(collection, Path(output), paths.now(), deck=deck, tag=tag,
+                                     progress=(store, config))
+    else:
+        result = exporter.export(collection, Path(output), paths.now(), deck=deck, tag=tag)
     if not result.notes:
         raise PrepError("no cards to export" + (f" for --deck {deck}" if deck else "") + (f" --tag {tag}" if tag else ""))
     click.echo(f"Wrote {result.path}: {result.notes} notes, {result.cards} cards, {result.media} media "

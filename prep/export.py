@@ -169,8 +169,12 @@ def build_note(note: Note, models: dict, media: MediaSet):
 
 
 def export(collection: decks.Collection, out: Path, when: datetime, *, deck: str | None = None,
-           tag: str | None = None) -> ExportResult:
-    """Write the notes in scope to `out`; `when` becomes the notes' modification time."""
+           tag: str | None = None, progress=None) -> ExportResult:
+    """Write the notes in scope to `out`; `when` becomes the notes' modification time.
+
+    `progress` is an optional (store, config) pair: the package then also carries scheduling and the
+    review log, for Anki's "import with scheduling".
+    """
     import genanki
 
     notes = decks.select(collection.notes, deck, tag)
@@ -193,5 +197,16 @@ def export(collection: decks.Collection, out: Path, when: datetime, *, deck: str
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".partial")
         package.write_to_file(str(partial), timestamp=when.timestamp())
+        if progress is not None:
+            from prep.anki_import import PREP_GUID
+            from prep.anki_progress import add_progress
+
+            store, config = progress
+            card_for = {}
+            for note in notes:
+                for index, card in enumerate(decks.cards_of(note)):
+                    ordinal = card.cloze_number - 1 if card.cloze_number else index
+                    card_for[(PREP_GUID + note.id, ordinal)] = card.id
+            add_progress(partial, store, card_for, when, config)
         partial.replace(out)  # never leave a half-written package under the real name
     return ExportResult(out, len(notes), card_count, len(media.names), len(anki_decks))

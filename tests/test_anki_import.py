@@ -182,3 +182,77 @@ def test_round_trip_of_the_shipped_decks_gives_back_every_card(tmp_path: Path, i
             ours.deck, ours.q, ours.a, ours.cloze, ours.extra, ours.reverse, sorted(ours.tags)), ours.id
     images = [n for n in back.notes if decks.image_paths(n.q + n.a)]
     assert images and all((n.path.parent / ref).is_file() for n in images for ref in decks.image_paths(n.q + n.a))
+
+
+def test_export_with_progress_carries_due_dates_and_history_into_anki(decks_dir: Path, tmp_path: Path,
+                                                                      isolated: Path) -> None:
+    from datetime import timedelta
+
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    from prep import scheduler
+    from prep.config import Config
+    from prep.review import day_bounds
+    from prep.store import Store
+
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    sched = scheduler.make(Config(enable_fuzzing=False))
+    plan = {"prob-bayes-rule": [(-30, 3), (-20, 3), (-5, 3)], "prob-variance/c2": [(-12, 3), (-9, 1), (-8, 3)],
+            "ml-overfitting": [(-3, 4)], "prob-pmf/rev": [(0, 1)]}  # (days from now, rating)
+    with Store(paths.database_path()) as store:
+        for card_id, reviews in plan.items():
+            for offset, rating in reviews:
+                when = now + timedelta(days=offset, minutes=-10)
+                store.apply(card_id, rating, when, 5000,
+                            lambda state, at, c=card_id, r=rating: scheduler.review(sched, state, c, r, at))
+        states = {card_id: store.state(card_id) for card_id in plan}
+    out = tmp_path / "progress.apkg"
+    result = run("export", "--with-progress", "-o", str(out), "--set", "enable_fuzzing=false")
+    assert result.exit_code == 0, result.output
+    col = Collection(str(tmp_path / "fresh.anki2"))
+    try:
+        col.import_anki_package(ImportAnkiPackageRequest(package_path=str(out),
+                                                         options=ImportAnkiPackageOptions(with_scheduling=True)))
+        by_guid = {col.get_note(n).guid: col.get_note(n) for n in col.find_notes("")}
+        today = day_bounds(now, 4)[0].date()
+        for card_id, state in states.items():
+            note_id, _, variant = card_id.partition("/")
+            ordinal = 0 if not variant else 1 if variant == "rev" else int(variant[1:]) - 1
+            card = next(c for c in by_guid["prep/" + note_id].cards() if c.ord == ordinal)
+            reviews = col.db.scalar("SELECT COUNT(*) FROM revlog WHERE cid = ?", card.id)
+            assert reviews == len(plan[card_id]), card_id
+            if int(state.state) == 2:
+                expected = (day_bounds(state.due, 4)[0].date() - today).days
+                assert card.queue == 2 and card.due - col.sched.today == expected, card_id
+                assert abs(card.memory_state.stability - state.stability) < 0.01, card_id
+            else:
+                assert card.queue in (1, 3) and abs(card.due - int(state.due.timestamp())) <= 1, card_id
+    finally:
+        col.close()
+    # and the same package brought back into prep adds nothing new to the log
+    before = sqlite3.connect(paths.database_path()).execute("SELECT COUNT(*) FROM reviews").fetchone()
+    assert run("sync-anki", str(out)).output.startswith("Merged 0 reviews")
+    assert sqlite3.connect(paths.database_path()).execute("SELECT COUNT(*) FROM reviews").fetchone() == before
+
+
+def test_other_note_types_are_mapped_field_by_field_with_a_warning(tmp_path: Path, isolated: Path) -> None:
+    from anki.collection import Collection
+
+    col = Collection(str(tmp_path / "vocab.anki2"))
+    model = col.models.new("Vocab+")
+    for name in ("Word", "hint", "Meaning"):
+        col.models.add_field(model, col.models.new_field(name))
+    template = col.models.new_template("Card 1")
+    template["qfmt"], template["afmt"] = "{{Word}}", "{{FrontSide}}<hr id=answer>{{Meaning}}"
+    col.models.add_template(model, template)
+    col.models.add(model)
+    note = col.new_note(col.models.by_name("Vocab+"))
+    note["Word"], note["hint"], note["Meaning"] = "gradient", "calculus", "vector of partial derivatives"
+    col.add_note(note, col.decks.id("Vocab"))
+    col.close()
+    package = export_package(tmp_path / "vocab.anki2", tmp_path / "vocab.apkg")
+    result = run("import", str(package), "--into", str(tmp_path / "decks"))
+    assert "note type has more fields than prep's; hint added to the answer" in result.output
+    imported = decks.load(tmp_path / "decks").notes
+    # question and answer follow the card template, not field positions
+    assert [(n.q, n.a) for n in imported] == [("gradient", "vector of partial derivatives\n\n**hint:** calculus")]
