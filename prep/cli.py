@@ -206,9 +206,10 @@ def export(output: str, deck: str | None, tag: str | None, with_progress: bool, 
         config = _config(settings)
         with Store(paths.database_path()) as store:
             result = exporter.export(collection, Path(output), paths.now(), deck=deck, tag=tag,
-                                     progress=(store, config))
+                                     progress=(store, config), cache_dir=paths.cache_dir())
     else:
-        result = exporter.export(collection, Path(output), paths.now(), deck=deck, tag=tag)
+        result = exporter.export(collection, Path(output), paths.now(), deck=deck, tag=tag,
+                                 cache_dir=paths.cache_dir())
     if not result.notes:
         raise PrepError("no cards to export" + (f" for --deck {deck}" if deck else "") + (f" --tag {tag}" if tag else ""))
     click.echo(f"Wrote {result.path}: {result.notes} notes, {result.cards} cards, {result.media} media "

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import html
+import marshal
+import os
 import re
 import shutil
 import tempfile
@@ -107,6 +109,89 @@ def _markdown():
     return _MARKDOWN
 
 
+class HtmlCache:
+    """Rendered fields from earlier exports, keyed by their Markdown (fields with images are not kept:
+    their HTML also depends on the image files). Loaded and saved as plain marshal data; anything
+    unreadable or from other library versions is ignored."""
+
+    def __init__(self, folder: Path | None) -> None:
+        self.path = folder / "html.marshal" if folder is not None else None
+        self.entries: dict[bytes, str] = {}
+        self.fresh: dict[bytes, str] = {}
+        self.stored: set[bytes] = set()  # keys as read from disk
+        if self.path is None:
+            return
+        try:
+            version, entries = marshal.loads(self.path.read_bytes())
+            if version == _versions() and isinstance(entries, dict):
+                self.entries = entries
+                self.stored = set(entries)
+        except (OSError, EOFError, ValueError, TypeError):
+            pass
+
+    def render(self, source: str, deck_file: Path, media: MediaSet) -> str:
+        if self.path is None or "<img" in source or "![" in source:
+            return to_html(source, deck_file, media)
+        key = hashlib.blake2b(source.encode(), digest_size=16).digest()
+        cached = self.entries.get(key)
+        if cached is None:
+            cached = to_html(source, deck_file, media)
+        self.fresh[key] = cached
+        return cached
+
+    def prefill(self, notes: list[Note], media: MediaSet) -> None:
+        """Render every field missing from the cache, on all cores when there are many (cold exports)."""
+        if self.path is None:
+            return
+        missing: dict[bytes, tuple[str, Path]] = {}
+        for note in notes:
+            for source in (note.q, note.a, note.cloze, note.extra):
+                if source and "<img" not in source and "![" not in source:
+                    key = hashlib.blake2b(source.encode(), digest_size=16).digest()
+                    if key not in self.entries:
+                        missing[key] = (source, note.path)
+        workers = os.cpu_count() or 1
+        if len(missing) < 2000 or workers < 2:
+            return  # rendered one by one as the notes are built
+        import multiprocessing
+
+        try:
+            context = multiprocessing.get_context("fork")  # workers inherit the loaded converter
+        except ValueError:
+            return
+        items = list(missing.items())
+        with context.Pool(workers) as pool:
+            rendered = pool.map(_render_plain, [source for _, (source, _) in items], chunksize=256)
+        for (key, _), html_text in zip(items, rendered):
+            self.entries[key] = html_text
+
+    def save(self) -> None:
+        """Keep what this export used (so the cache never grows past one collection's fields)."""
+        if self.path is None or set(self.fresh) == self.stored:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
+            temporary.write_bytes(marshal.dumps((_versions(), self.fresh)))
+            os.replace(temporary, self.path)
+        except OSError:
+            pass
+
+
+def _render_plain(source: str) -> str:
+    """to_html for a field without images (run in worker processes)."""
+    return to_html(source, Path("."), MediaSet(Path(".")))
+
+
+def _versions() -> str:
+    from importlib.metadata import version
+
+    from prep import __version__
+
+    return "|".join([__version__, MODEL_VERSION] + [version(p) for p in ("markdown", "pymdown-extensions",
+                                                                          "pygments", "nh3")])
+
+
 def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
     """Markdown → sanitised HTML with `\\(..\\)`/`\\[..\\]` math for MathJax and packed image names."""
     pieces: list[str] = []
@@ -120,10 +205,28 @@ def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
             pieces.append(_rewrite_images(segment.source, deck_file, media))
         else:
             pieces.append(segment.source)
-    converter = _markdown()
-    rendered = converter.reset().convert("".join(pieces))
+    rendered = markdown_to_html("".join(pieces))
     rendered = re.sub(r"PREPMATH(\d+)X", lambda m: maths[int(m.group(1))], rendered)
     return sanitize(rendered)
+
+
+# Text that Markdown can only turn into one paragraph, unchanged: no markup characters, no line that
+# starts a block (list, heading, quote, numbered item), no hard line breaks.
+PLAIN_LINE = re.compile(r"[A-Za-z0-9,.;:?!'\"()/%=+\-](?:[A-Za-z0-9 ,.;:?!'\"()/%=+\-]*[A-Za-z0-9,.;:?!'\"()/%=+\-])?")
+BLOCK_START = re.compile(r"^\s*(?:[-+*>#=]|\d+[.)]\s|$)|^\s{4}|\s{2}$")
+
+
+def markdown_to_html(text: str) -> str:
+    """Python-Markdown's HTML for `text`, skipping the converter for plain one-paragraph text.
+
+    Building the document tree costs about 0.5 ms a field; most short answers are plain sentences
+    whose HTML is known in advance (a test checks the shortcut against Python-Markdown itself).
+    """
+    stripped = text.strip("\n")
+    lines = stripped.split("\n")
+    if stripped and all(PLAIN_LINE.fullmatch(line) and not BLOCK_START.search(line) for line in lines):
+        return "<p>" + "\n".join(lines) + "</p>"
+    return _markdown().reset().convert(text)
 
 
 def _rewrite_images(text: str, deck_file: Path, media: MediaSet) -> str:
@@ -151,7 +254,7 @@ def sanitize(fragment: str) -> str:
     return nh3.clean(fragment, attributes=attributes, url_schemes={"http", "https"}, link_rel=None)
 
 
-def build_note(note: Note, models: dict, media: MediaSet):
+def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlCache | None = None):
     import genanki
 
     assert note.id is not None
@@ -161,7 +264,7 @@ def build_note(note: Note, models: dict, media: MediaSet):
     sources = [note.cloze, note.extra] if note.cloze else [note.q, note.a]
     fields = []
     for source in sources:
-        rendered = to_html(source, note.path, media) if source else ""
+        rendered = (cache.render(source, note.path, media) if cache else to_html(source, note.path, media)) if source else ""
         # The Markdown rides along in an invisible comment, so `prep import` gives back the exact source
         # for every field not edited in Anki since.
         fields.append(rendered + source_comment(rendered, source) if source else "")
@@ -169,7 +272,7 @@ def build_note(note: Note, models: dict, media: MediaSet):
 
 
 def export(collection: decks.Collection, out: Path, when: datetime, *, deck: str | None = None,
-           tag: str | None = None, progress=None) -> ExportResult:
+           tag: str | None = None, progress=None, cache_dir: Path | None = None) -> ExportResult:
     """Write the notes in scope to `out`; `when` becomes the notes' modification time.
 
     `progress` is an optional (store, config) pair: the package then also carries scheduling and the
@@ -182,11 +285,14 @@ def export(collection: decks.Collection, out: Path, when: datetime, *, deck: str
     media = MediaSet(collection.root)
     anki_decks: dict[str, genanki.Deck] = {}
     card_count = 0
+    cache = HtmlCache(cache_dir)
+    cache.prefill(notes, media)
     for note in notes:
         if note.deck not in anki_decks:
             anki_decks[note.deck] = genanki.Deck(stable_id("prep", "deck", note.deck), note.deck)
-        anki_decks[note.deck].add_note(build_note(note, models, media))
+        anki_decks[note.deck].add_note(build_note(note, models, media, cache))
         card_count += len(decks.cards_of(note))
+    cache.save()
     with tempfile.TemporaryDirectory(prefix="prep-media-") as staging:
         files = []
         for source, name in media.names.items():

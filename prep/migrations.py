@@ -61,7 +61,12 @@ def _m002_review_kind_and_suspended(db: sqlite3.Connection) -> None:
         """)
 
 
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_review_kind_and_suspended]
+def _m003_lapse_index(db: sqlite3.Connection) -> None:
+    # Leeches are counted over the whole log: a partial index holds just the lapses.
+    _run_script(db, "CREATE INDEX reviews_lapses ON reviews(card_id) WHERE rating = 1 AND kind_before = 2;")
+
+
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_review_kind_and_suspended, _m003_lapse_index]
 
 
 def current_version(db: sqlite3.Connection) -> int:

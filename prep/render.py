@@ -116,10 +116,15 @@ def stats_view(stats, leech_threshold: int) -> list:
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title="Cards by deck", title_justify="left")
+    from prep.stats import grouped
+
+    rows, depth = grouped(stats.decks)
+    title = "Cards by deck" + (f" ({len(stats.decks)} decks, grouped to level {depth}; --deck NAME for detail)"
+                               if depth else "")
+    table = Table(title=title, title_justify="left")
     for column in ("Deck", "New", "Learning", "Review", "Suspended", "Due today", "Retention 30d", "Avg stability"):
         table.add_column(column, justify="left" if column == "Deck" else "right")
-    for row in stats.decks + [stats.total]:
+    for row in rows + [stats.total]:
         stability = "-" if row.average_stability is None else f"{row.average_stability:.1f}d"
         table.add_row(clean(row.deck), str(row.new), str(row.learning), str(row.review), str(row.suspended),
                       str(row.due), _percent(row.retention), stability,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from prep.model import Card
 from prep.review import LEARNING_STATES, REVIEW_STATE, day_bounds
@@ -73,6 +73,22 @@ class Stats:
         return self.total.retention
 
 
+def grouped(decks: list[DeckStats], most: int = 40) -> tuple[list[DeckStats], int]:
+    """Deck rows merged to the deepest level that gives at most `most` rows; returns (rows, depth or 0)."""
+    if len(decks) <= most:
+        return decks, 0
+    depth = max(d.deck.count("::") for d in decks)
+    while depth >= 1:
+        groups: dict[str, DeckStats] = {}
+        for deck in decks:
+            name = "::".join(deck.deck.split("::")[:depth])
+            groups.setdefault(name, DeckStats(name)).add(deck)
+        if len(groups) <= most or depth == 1:
+            return sorted(groups.values(), key=lambda d: d.deck), depth
+        depth -= 1
+    return decks, 0
+
+
 def compute(store: Store, cards: list[Card], now: datetime, day_starts_at: int, leech_threshold: int = 8) -> Stats:
     day_start, day_end = day_bounds(now, day_starts_at)
     start_ms, end_ms = to_ms(day_start), to_ms(day_end)
@@ -132,30 +148,38 @@ def compute(store: Store, cards: list[Card], now: datetime, day_starts_at: int, 
 
 
 def _calendar(store: Store, day_start: datetime, day_starts_at: int) -> tuple[list[tuple[str, int]], int]:
-    """Reviews per review day (local time, shifted by the day-start hour) and the current streak."""
-    first = day_start - timedelta(days=CALENDAR_DAYS - 1)
-    rows = dict(store.db.execute(
-        "SELECT date(reviewed_at / 1000 - ?, 'unixepoch', 'localtime') AS day, COUNT(*) FROM reviews "
-        "WHERE reviewed_at >= ? GROUP BY day", (day_starts_at * 3600, to_ms(first))))
-    today = day_start.date()
-    days = [(today - timedelta(days=offset)).isoformat() for offset in range(CALENDAR_DAYS - 1, -1, -1)]
-    calendar = [(day, rows.get(day, 0)) for day in days]
+    """Reviews per review day and the current streak.
+
+    Days are counted in integer arithmetic with today's UTC offset (SQLite's date() over a million
+    rows costs seconds); around a DST change a review within an hour of the rollover may land on the
+    neighbouring day.
+    """
+    offset = int(day_start.utcoffset().total_seconds()) - day_starts_at * 3600
+    today = _day_number(day_start, offset)
+    first = today - CALENDAR_DAYS + 1
+    counts = dict(store.db.execute(
+        "SELECT (reviewed_at / 1000 + ?) / 86400 AS day, COUNT(*) FROM reviews WHERE reviewed_at >= ? GROUP BY day",
+        (offset, (first * 86400 - offset) * 1000)))
+    origin = day_start.date() - timedelta(days=today)
+    calendar = [((origin + timedelta(days=day)).isoformat(), counts.get(day, 0)) for day in range(first, today + 1)]
+    day = today if counts.get(today) else today - 1
     streak = 0
-    check = today if rows.get(today.isoformat()) else today - timedelta(days=1)
-    while rows.get(check.isoformat()):
+    while counts.get(day):
         streak += 1
-        check -= timedelta(days=1)
-        if check < first.date():  # longer than the calendar window: count the rest from the log
-            streak += _streak_before(store, check, day_starts_at)
-            break
+        day -= 1
+    if day < first:  # the streak is longer than the calendar: walk further back a year at a time
+        while True:
+            older = {row[0] for row in store.db.execute(
+                "SELECT DISTINCT (reviewed_at / 1000 + ?) / 86400 FROM reviews WHERE reviewed_at >= ? AND reviewed_at < ?",
+                (offset, ((day - 365) * 86400 - offset) * 1000, ((day + 1) * 86400 - offset) * 1000))}
+            run_start = day
+            while day in older:
+                streak += 1
+                day -= 1
+            if day > run_start - 366:
+                break
     return calendar, streak
 
 
-def _streak_before(store: Store, last_day: date, day_starts_at: int) -> int:
-    days = {row[0] for row in store.db.execute(
-        "SELECT DISTINCT date(reviewed_at / 1000 - ?, 'unixepoch', 'localtime') FROM reviews", (day_starts_at * 3600,))}
-    count = 0
-    while last_day.isoformat() in days:
-        count += 1
-        last_day -= timedelta(days=1)
-    return count
+def _day_number(moment: datetime, offset: int) -> int:
+    return (int(moment.timestamp()) + offset) // 86400

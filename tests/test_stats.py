@@ -90,3 +90,15 @@ def test_table_output_names_every_section(decks_dir: Path, isolated: Path) -> No
                  "streak 3 days", "true retention (30 days): 50.0% of 6 reviews", "Leeches (forgotten 8+ times)",
                  "ml-sigmoid-code", "prep suspend --leeches"):
         assert text in result.output, text
+
+
+def test_streak_longer_than_the_calendar(decks_dir: Path, isolated: Path) -> None:
+    Store(paths.database_path()).close()
+    db = sqlite3.connect(paths.database_path())
+    db.executemany("INSERT INTO reviews (card_id, rating, reviewed_at, state_after, kind_before) "
+                   "VALUES ('prob-pmf', 3, ?, '{}', 2)",
+                   [(MS(NOW - timedelta(days=n)),) for n in range(400)] + [(MS(NOW - timedelta(days=402)),)])
+    db.commit()
+    data = stats_json()
+    assert data["streak"] == 400
+    assert all(day["reviews"] == 1 for day in data["calendar"])
