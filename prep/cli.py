@@ -48,7 +48,7 @@ def cli() -> None:
     """
 
 
-def _collection(decks_dir: str | None, paths: tuple[str, ...] = ()):
+def _collection(decks_dir: str | None):
     from prep import decks, paths as where
 
     root = where.resolve_decks(decks_dir)
