@@ -64,6 +64,8 @@ def display_path(path: Path) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _display_path(path: str, cwd: str) -> str:
+    if not os.path.isabs(path) and ".." not in Path(path).parts:
+        return path  # already relative to the current folder (the common case; no file-system calls)
     try:
         return str(Path(path).resolve().relative_to(Path(cwd).resolve()))
     except ValueError:
@@ -83,7 +85,10 @@ def _title(part: str) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _default_deck(path: str, root: str) -> str:
-    resolved, resolved_root = Path(path).resolve(), Path(root).resolve()
+    lexical, lexical_root = Path(path), Path(root)
+    if lexical.is_relative_to(lexical_root) and ".." not in lexical.parts:  # found by walking root
+        return deck_name_for(lexical, lexical_root)
+    resolved, resolved_root = lexical.resolve(), lexical_root.resolve()
     if resolved.is_relative_to(resolved_root):
         return deck_name_for(resolved, resolved_root)
     return _title(resolved.stem)

@@ -89,8 +89,7 @@ class Store:
     # -- reads -----------------------------------------------------------------
     def states(self) -> "StateTable":
         """Every card that has been reviewed, by card id (built into fsrs cards only when read)."""
-        rows = self.db.execute("SELECT id, state, step, stability, difficulty, due, last_review FROM cards")
-        return StateTable({row[0]: row for row in rows})
+        return StateTable(self)
 
     def state(self, card_id: str) -> fsrs.Card | None:
         row = self.db.execute(
@@ -271,8 +270,11 @@ class StateTable:
     `prep review`'s start-up; the queue only needs each card's state kind and due time.
     """
 
-    def __init__(self, rows: dict[str, tuple]) -> None:
-        self.rows = rows
+    def __init__(self, store: "Store") -> None:
+        self.store = store
+        # only what the queue needs, for every card; whole rows are read one by one when used
+        self.rows: dict[str, tuple] = {row[0]: row for row in store.db.execute(
+            "SELECT id, state, due, stability FROM cards")}
         self.cards: dict[str, fsrs.Card] = {}
 
     def __contains__(self, card_id: object) -> bool:
@@ -287,7 +289,10 @@ class StateTable:
     def get(self, card_id: str) -> fsrs.Card | None:
         card = self.cards.get(card_id)
         if card is None and card_id in self.rows:
-            card = self.cards[card_id] = _card_from_row(self.rows.pop(card_id))
+            del self.rows[card_id]
+            card = self.store.state(card_id)
+            if card is not None:
+                self.cards[card_id] = card
         return card
 
     def __getitem__(self, card_id: str) -> fsrs.Card:
@@ -301,15 +306,15 @@ class StateTable:
         self.cards[card_id] = card
 
     def pop(self, card_id: str, default: object = None) -> object:
-        row = self.rows.pop(card_id, None)
-        card = self.cards.pop(card_id, None)
-        return card or (_card_from_row(row) if row else default)
+        card = self.get(card_id)
+        self.cards.pop(card_id, None)
+        return card if card is not None else default
 
     def kind_and_due(self, card_id: str) -> tuple[int, int] | None:
         """(fsrs state number, due in epoch ms) without building the card."""
         row = self.rows.get(card_id)
         if row is not None:
-            return row[1], row[5]
+            return row[1], row[2]
         card = self.cards.get(card_id)
         return (int(card.state), to_ms(card.due)) if card is not None else None
 
