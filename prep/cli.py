@@ -172,11 +172,8 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
         from rich.console import Console
 
         console = Console(highlight=False)
-        try:
-            with drill.KeyboardMode(sys.stdin.fileno()):
-                summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), collection.root)
-        except KeyboardInterrupt:
-            summary = drill.Summary(session.done, session.correct, 0.0, session.next_due())
+        with drill.KeyboardMode(sys.stdin.fileno()):
+            summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), collection.root)
         console.print()
         console.print(drill.summary_text(summary, paths.now()))
         from prep import backup

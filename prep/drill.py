@@ -87,12 +87,15 @@ class KeyboardMode:
 
 def drill(session: Session, console: Console, keys: Callable[[], str], root: "decks.Path") -> Summary:
     started = time.monotonic()
-    card = session.next_card()
-    while card is not None:
-        action = _show_card(session, console, keys, card, root)
-        if action == "quit":
-            break
+    try:
         card = session.next_card()
+        while card is not None:
+            action = _show_card(session, console, keys, card, root)
+            if action == "quit":
+                break
+            card = session.next_card()
+    except KeyboardInterrupt:  # Ctrl-C: every acknowledged rating is already committed
+        pass
     return Summary(session.done, session.correct, time.monotonic() - started, session.next_due(), session.left())
 
 

@@ -160,3 +160,17 @@ def test_keys_typed_faster_than_the_screen_are_all_used(decks_dir: Path, no_fuzz
     assert "Reviewed 2 cards, 100% answered correctly" in ANSI.sub("", child.before)
     rows = sqlite3.connect(no_fuzz / "prep.db").execute("SELECT card_id, rating FROM reviews ORDER BY id").fetchall()
     assert rows == [("ml-overfitting", 3), ("ml-sigmoid-code", 3)]
+
+
+def test_ctrl_c_ends_the_session_with_a_summary(decks_dir: Path, no_fuzz: Path) -> None:
+    child = spawn(decks_dir, no_fuzz, "--deck", "ML::Basics")
+    screen(child, "show answer")
+    child.send(" ")
+    screen(child, "1-4: rate")
+    child.send("3")
+    screen(child, "show answer")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    assert "Reviewed 1 card, 100% answered correctly" in ANSI.sub("", child.before)
+    child.close()
+    assert child.exitstatus == 0
