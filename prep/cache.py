@@ -45,8 +45,8 @@ class DeckCache:
         if not entry or entry[0] != content_digest:
             return None
         try:
-            notes = [Note(id=n[0], deck=n[1], path=path, line=n[2], q=n[3], a=n[4], cloze=n[5], extra=n[6],
-                          tags=list(n[7]), reverse=n[8]) for n in entry[1]]
+            # positional arguments: about twice as fast as keywords, and this runs once per cached note
+            notes = [Note(n[0], n[1], path, n[2], n[3], n[4], n[5], n[6], list(n[7]), n[8]) for n in entry[1]]
             problems = [Problem(shown, p[0], p[1]) for p in entry[2]]
         except (IndexError, TypeError):
             return None
