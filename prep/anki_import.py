@@ -358,7 +358,7 @@ def _yaml_text(deck_name: str, source: Path, entries: list[dict]) -> str:
     return f"# Imported by prep from {source.name}.\n" + body
 
 
-def import_package(package: Path, into: Path, store, schedule, warnings_only: bool = False) -> Report:
+def import_package(package: Path, into: Path, store, schedule) -> Report:
     """Write one deck file per Anki deck under `into` and merge the review history into `store`."""
     report = Report()
     with tempfile.TemporaryDirectory(prefix="prep-import-") as scratch:
@@ -381,7 +381,7 @@ def import_package(package: Path, into: Path, store, schedule, warnings_only: bo
             plans.setdefault(target, (note.deck, []))[1].append(entry)
             report.notes += 1
             for ordinal, anki_card in note.cards.items():
-                prep_card = _prep_card_id(entry, note, ordinal)
+                prep_card = prep_card_id(entry["id"], note.kind, ordinal)
                 for review_ms, ease, taken in content.revlog.get(anki_card, []):
                     history.setdefault(prep_card, []).append(
                         (ease, datetime.fromtimestamp(review_ms / 1000, tz=timezone.utc), taken or None))
@@ -435,10 +435,11 @@ def _valid_entries(entries: list[dict], target: Path, into: Path, deck_name: str
     return kept
 
 
-def _prep_card_id(entry: dict, note: AnkiNote, ordinal: int) -> str:
-    if "cloze" in entry:
-        return f"{entry['id']}/c{ordinal + 1}"
-    return entry["id"] if ordinal == 0 else f"{entry['id']}/rev"
+def prep_card_id(note_id: str, kind: str, ordinal: int) -> str:
+    """The prep card an Anki card is: cloze ordinal n is deletion n+1, basic ordinal 1 the reverse side."""
+    if kind == "cloze":
+        return f"{note_id}/c{ordinal + 1}"
+    return note_id if ordinal == 0 else f"{note_id}/rev"
 
 
 def sync_reviews(source: Path, store, schedule) -> tuple[int, int]:
@@ -454,8 +455,7 @@ def sync_reviews(source: Path, store, schedule) -> tuple[int, int]:
             continue
         card_id = note.guid[len(PREP_GUID):]
         for ordinal, anki_card in note.cards.items():
-            prep_card = (f"{card_id}/c{ordinal + 1}" if note.kind == "cloze"
-                         else card_id if ordinal == 0 else f"{card_id}/rev")
+            prep_card = prep_card_id(card_id, note.kind, ordinal)
             reviews = [(ease, datetime.fromtimestamp(ms / 1000, tz=timezone.utc), taken or None)
                        for ms, ease, taken in content.revlog.get(anki_card, [])]
             count = store.merge_reviews(prep_card, reviews,

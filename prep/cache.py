@@ -12,6 +12,7 @@ import marshal
 import os
 from pathlib import Path
 
+from prep import __version__
 from prep.model import Note, Problem
 
 VERSION = 3  # bump whenever parsing or validation changes what a file yields
@@ -35,7 +36,7 @@ class DeckCache:
         self.dirty = False
         try:
             data = marshal.loads(self.path.read_bytes())
-            if isinstance(data, tuple) and len(data) == 3 and data[0] == VERSION and data[1] == __import__("prep").__version__:
+            if isinstance(data, tuple) and len(data) == 3 and data[0] == VERSION and data[1] == __version__:
                 self.entries = data[2]
         except (OSError, EOFError, ValueError, TypeError):
             self.entries = {}
@@ -72,7 +73,7 @@ class DeckCache:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-            temporary.write_bytes(marshal.dumps((VERSION, __import__("prep").__version__, self.entries)))
+            temporary.write_bytes(marshal.dumps((VERSION, __version__, self.entries)))
             os.replace(temporary, self.path)
         except OSError:
             pass

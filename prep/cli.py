@@ -93,10 +93,7 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
         root = first if first.is_dir() else first.parent
     if fix:
         files = [f for t in targets for f in decks.find_deck_files(t)]
-        existing = decks.load(root, cache_dir=where.cache_dir())
-        taken = {n.id.lower() for n in existing.notes if n.id} | {p.message.split("'")[1].lower()
-                 for p in existing.problems if p.message.startswith("duplicate id")}
-        for fixed in fixer.fix_ids(root, files, taken):
+        for fixed in fixer.fix_ids(root, files, decks.ids_in_use(root)):
             click.echo(f"{decks.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'")
     collection = decks.load(root, cache_dir=where.cache_dir())
     problems, notes, files = collection.problems, collection.notes, collection.files

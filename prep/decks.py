@@ -172,6 +172,7 @@ class _Parser:
         self.problems: list[Problem] = []
         self.deck = _default_deck(str(path), str(root))
         self.file_tags: list[str] = []
+        self.seen_ids: list[str] = []  # every id written in the file, valid card or not
 
     def problem(self, line: int, message: str) -> None:
         """Record a problem at a 1-based line."""
@@ -343,6 +344,7 @@ class _YamlParser(_Parser):
                 if not isinstance(value.data, str):
                     self.problem(key_line + 1, f"id must be text; quote it: id: \"{value.raw}\"")
                 note.id = value.raw
+                self.seen_ids.append(value.raw)
             else:
                 text = "" if value.data is None else value.raw
                 setattr(note, name, text.strip("\n"))
@@ -490,6 +492,7 @@ class _MarkdownParser(_Parser):
                         self.problem(meta_line, "id must be text")
                     else:
                         note.id = value.raw
+                        self.seen_ids.append(value.raw)
                 elif name == "tags":
                     note.tags.extend(t for t in (self.tags_from(value, meta_line) or []) if t not in note.tags)
                 elif not isinstance(value.data, bool):
@@ -508,6 +511,21 @@ class _MarkdownParser(_Parser):
         if len(self.problems) > before:
             return
         self.finish_note(note, line_of)
+
+
+def ids_in_use(root: Path) -> set[str]:
+    """Every card id written in any deck file (lower-cased), including cards that have problems,
+    so generated ids never collide with one the author is still fixing."""
+    taken: set[str] = set()
+    for path in find_deck_files(root):
+        try:
+            text = path.read_text(encoding="utf-8").lstrip("\ufeff").replace("\r\n", "\n")
+        except (OSError, UnicodeDecodeError):
+            continue
+        parser = (_MarkdownParser if path.suffix.lower() == ".md" else _YamlParser)(path, str(path), root, text)
+        parser.parse()
+        taken.update(card_id.lower() for card_id in parser.seen_ids)
+    return taken
 
 
 def select(notes: list[Note], deck: str | None = None, tag: str | None = None) -> list[Note]:

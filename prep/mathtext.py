@@ -175,15 +175,6 @@ def _find_inline_close(text: str, open_pos: int) -> int:
         return j
 
 
-def check(source: str) -> MathError | None:
-    """The first math problem in `source`, or None."""
-    try:
-        split(source)
-    except MathError as error:
-        return error
-    return None
-
-
 _CONVERTER = None
 
 

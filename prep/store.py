@@ -123,19 +123,6 @@ class Store:
         return {row[0] for row in self.db.execute("SELECT card_id FROM skips WHERE day = ?", (day,))}
 
     # -- writes ----------------------------------------------------------------
-    def record(self, card_id: str, rating: int, when: datetime, duration_ms: int | None,
-               before: fsrs.Card | None, after: fsrs.Card) -> int:
-        """Append a review and set the card's state, in one committed transaction; return the log id."""
-        with self._transaction():
-            cursor = self.db.execute(
-                "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after, "
-                "kind_before) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (card_id, rating, to_ms(when), duration_ms, state_json(before), state_json(after),
-                 int(before.state) if before is not None else None),
-            )
-            self._put_state(card_id, after)
-            return int(cursor.lastrowid)
-
     def apply(self, card_id: str, rating: int, when: datetime, duration_ms: int | None,
               schedule: Callable[[fsrs.Card | None, datetime], fsrs.Card]) -> tuple[int, fsrs.Card | None, fsrs.Card]:
         """Rate a card against its state as stored *now*, in one committed transaction.
@@ -152,14 +139,9 @@ class Store:
             if last is not None and to_ms(when) < last:
                 when = from_ms(last)
             after = schedule(before, when)
-            cursor = self.db.execute(
-                "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after, "
-                "kind_before) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (card_id, rating, to_ms(when), duration_ms, state_json(before), state_json(after),
-                 int(before.state) if before is not None else None),
-            )
+            review_id = self._insert_review(card_id, rating, to_ms(when), duration_ms, before, after)
             self._put_state(card_id, after)
-            return int(cursor.lastrowid), before, after
+            return review_id, before, after
 
     def undo(self, review_id: int) -> Review | None:
         """Delete a review and restore the card's state before it; None if it is not the card's last."""
@@ -207,14 +189,12 @@ class Store:
             state = None
             for at, row_id, rating, duration in timeline:
                 after = schedule(state, rating, from_ms(at))
-                values = (state_json(state), state_json(after), int(state.state) if state is not None else None)
                 if row_id is None:
-                    self.db.execute(
-                        "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after, "
-                        "kind_before) VALUES (?, ?, ?, ?, ?, ?, ?)", (card_id, rating, at, duration, *values))
+                    self._insert_review(card_id, rating, at, duration, state, after)
                 else:
                     self.db.execute("UPDATE reviews SET state_before = ?, state_after = ?, kind_before = ? "
-                                    "WHERE id = ?", (*values, row_id))
+                                    "WHERE id = ?", (state_json(state), state_json(after),
+                                                     int(state.state) if state is not None else None, row_id))
                 state = after
             assert state is not None
             self._put_state(card_id, state)
@@ -245,9 +225,14 @@ class Store:
         with self._transaction():
             self.db.execute("INSERT OR IGNORE INTO skips (card_id, day) VALUES (?, ?)", (card_id, day))
 
-    def unskip(self, card_id: str, day: str) -> None:
-        with self._transaction():
-            self.db.execute("DELETE FROM skips WHERE card_id = ? AND day = ?", (card_id, day))
+    def _insert_review(self, card_id: str, rating: int, at_ms: int, duration_ms: int | None,
+                       before: fsrs.Card | None, after: fsrs.Card) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after, kind_before) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (card_id, rating, at_ms, duration_ms, state_json(before), state_json(after),
+             int(before.state) if before is not None else None))
+        return int(cursor.lastrowid)
 
     def _put_state(self, card_id: str, card: fsrs.Card) -> None:
         self.db.execute(
@@ -324,9 +309,6 @@ class StateTable:
             return row[3]
         card = self.cards.get(card_id)
         return card.stability if card is not None else None
-
-    def items(self):
-        return [(card_id, self[card_id]) for card_id in list(self)]
 
 
 class _Transaction:

@@ -37,13 +37,6 @@ class Value:
         """0-based line where a scalar's text starts (block scalars start below the indicator)."""
         return self.line + 1 if self.style in ("|", ">") else self.line
 
-    def plain(self) -> Any:
-        if self.kind == "seq":
-            return [item.plain() for item in self.data]
-        if self.kind == "map":
-            return {key: value.plain() for key, (_, value) in self.data.items()}
-        return self.data
-
 
 def load(text: str) -> Value | None:
     """Parse one YAML document into Values; raise YamlError on bad syntax or aliases."""

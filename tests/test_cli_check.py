@@ -105,3 +105,10 @@ def test_catalog_json(decks_dir: Path) -> None:
     data = json.loads(run("catalog", "--json").output)
     assert data[0] == {"deck": "Math::Probability", "file": "math/probability.yaml", "cards": 3,
                        "easy": 1, "medium": 1, "hard": 0}
+
+
+def test_fix_never_reuses_an_id_written_on_a_card_with_problems(decks_dir: Path) -> None:
+    write(decks_dir / "broken.yaml", "cards:\n  - id: kernel\n    q: Broken card without an answer\n")
+    write(decks_dir / "new.md", "Q: What is a kernel?\nA: A similarity.\n")
+    result = run("check", "--fix")
+    assert "decks/new.md:1: added id 'kernel-2'" in result.output

@@ -45,7 +45,7 @@ def test_due_reviews_come_before_new_cards(tmp_path: Path) -> None:
     with Store(tmp_path / "p.db") as store:
         earlier = NOW - timedelta(days=30)
         state = scheduler.review(sched, None, "c2", 4, earlier)
-        store.record("c2", 4, earlier, None, None, state)
+        store.apply("c2", 4, earlier, None, lambda before, at: state)
         assert state.due <= NOW
         assert session(store, cards).next_card().id == "c2"
 

@@ -28,7 +28,7 @@ def test_rating_is_committed_and_visible_to_another_connection(tmp_path: Path) -
     sched = scheduler.make(Config(enable_fuzzing=False))
     with Store(tmp_path / "p.db") as store:
         after = scheduler.review(sched, None, "a", 3, WHEN)
-        store.record("a", 3, WHEN, 1200, None, after)
+        store.apply("a", 3, WHEN, 1200, lambda before, at: after)
         other = sqlite3.connect(tmp_path / "p.db")
         assert other.execute("SELECT card_id, rating, duration_ms, state_before FROM reviews").fetchall() == [
             ("a", 3, 1200, None)]
@@ -39,12 +39,12 @@ def test_undo_restores_state_and_log_exactly(tmp_path: Path) -> None:
     sched = scheduler.make(Config(enable_fuzzing=False))
     with Store(tmp_path / "p.db") as store:
         first = scheduler.review(sched, None, "a", 3, WHEN)
-        store.record("a", 3, WHEN, None, None, first)
+        store.apply("a", 3, WHEN, None, lambda before, at: first)
         before_rows = store.db.execute("SELECT * FROM reviews").fetchall()
         before_card = store.db.execute("SELECT * FROM cards").fetchall()
         later = WHEN + timedelta(minutes=10)
         second = scheduler.review(sched, first, "a", 1, later)
-        review_id = store.record("a", 1, later, None, first, second)
+        review_id, _, _ = store.apply("a", 1, later, None, lambda before, at: second)
         undone = store.undo(review_id)
         assert undone is not None and undone.rating == 1
         assert store.db.execute("SELECT * FROM reviews").fetchall() == before_rows
