@@ -49,10 +49,18 @@ def cli() -> None:
 
 
 def _collection(decks_dir: str | None):
+    """Every note with its text (for commands that use them all, like export)."""
     from prep import decks, paths as where
 
     root = where.resolve_decks(decks_dir)
     return decks.load(root, cache_dir=where.cache_dir())
+
+
+def _index(decks_dir: str | None):
+    """Every card's id and deck, texts read on demand (fast when the decks are unchanged)."""
+    from prep import index, paths as where
+
+    return index.load(where.resolve_decks(decks_dir), cache_dir=where.cache_dir())
 
 
 def _config(settings: tuple[str, ...]):
@@ -84,7 +92,7 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
 
     PATHS are deck files or folders (default: the whole decks folder). Exits 1 when any problem is found.
     """
-    from prep import decks, fix as fixer, paths as where
+    from prep import decks, fix as fixer, index, paths as where
 
     root = where.resolve_decks(decks_dir)
     targets = [Path(p) for p in paths] or [root]
@@ -95,8 +103,8 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
         files = [f for t in targets for f in decks.find_deck_files(t)]
         for fixed in fixer.fix_ids(root, files, decks.ids_in_use(root)):
             click.echo(f"{decks.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'")
-    collection = decks.load(root, cache_dir=where.cache_dir())
-    problems, notes, files = collection.problems, collection.notes, collection.files
+    found = index.load(root, cache_dir=where.cache_dir())
+    problems, files, card_count = found.problems, found.files, len(found.note_ids)
     if paths:  # report only on the given files, though duplicates are judged against all decks
         wanted = [t.resolve() for t in targets]
 
@@ -104,12 +112,12 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
             resolved = Path(path).resolve()
             return any(resolved == t or resolved.is_relative_to(t) for t in wanted)
 
-        chosen = {f for f in files if in_scope(f)}
+        chosen = {n for n, f in enumerate(files) if in_scope(f)}
         problems = [p for p in problems if in_scope(p.path)]
-        notes = [n for n in notes if n.path in chosen]
-        files = sorted(chosen)
+        card_count = sum(1 for n in found.note_files if n in chosen)
+        files = sorted(files[n] for n in chosen)
     if as_json:
-        _echo_json({"files": len(files), "cards": len(notes),
+        _echo_json({"files": len(files), "cards": card_count,
                     "problems": [{"path": p.path, "line": p.line, "message": p.message} for p in problems]})
         sys.exit(1 if problems else 0)
     for problem in problems:
@@ -117,9 +125,9 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
     bad_files = len({p.path for p in problems})
     if problems:
         s = "s" if len(problems) != 1 else ""
-        click.echo(f"{len(problems)} problem{s} in {bad_files} of {len(files)} files; {len(notes)} cards are fine.")
+        click.echo(f"{len(problems)} problem{s} in {bad_files} of {len(files)} files; {card_count} cards are fine.")
         sys.exit(1)
-    click.echo(f"{len(notes)} cards in {len(files)} files: no problems.")
+    click.echo(f"{card_count} cards in {len(files)} files: no problems.")
 
 
 @cli.command()
@@ -139,7 +147,7 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
     Space/enter shows the answer; 1-4 rate it Again/Hard/Good/Easy (each rating is saved at once);
     u undoes the last rating, e edits the card in $EDITOR, s skips it until tomorrow, q quits.
     """
-    from prep import decks, drill, paths, render
+    from prep import drill, paths, render
     from prep.review import Session
     from prep.store import Store
 
@@ -151,14 +159,13 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
                         ("desired_retention", retention)):
         if value is not None:
             setattr(config, name, value)
-    collection = _collection(decks_dir)
-    _warn_problems(collection)
-    notes = decks.select(collection.notes, deck, tag)
-    if not notes:
+    cards = _index(decks_dir)
+    _warn_problems(cards)
+    card_ids = [card_id for card_id, _ in cards.cards(deck, tag)]
+    if not card_ids:
         raise PrepError(f"no cards match{' --deck ' + deck if deck else ''}{' --tag ' + tag if tag else ''}")
-    cards = [card for note in notes for card in decks.cards_of(note)]
     with Store(paths.database_path()) as store:
-        session = Session(store, cards, config, paths.now, limit)
+        session = Session(store, card_ids, cards.card, config, paths.now, limit)
         from prep import plan as planner
 
         session.plan = planner.load_saved(paths.data_dir())
@@ -169,13 +176,19 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
         from rich.console import Console
 
         console = Console(highlight=False)
+        screens = render.ScreenCache(paths.cache_dir() / "screens.db")
         with drill.KeyboardMode(sys.stdin.fileno()):
-            summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), collection.root)
+            summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), cards.root, screens)
         console.print()
         console.print(drill.summary_text(summary, paths.now()))
         from prep import backup
 
         backup.daily_backup(paths.database_path(), session.day, config.backups_to_keep)
+        try:
+            drill.prepare_next_session(session, console, screens)
+        except KeyboardInterrupt:  # only speed next time is lost
+            pass
+        screens.close()
 
 
 @cli.command()
@@ -218,15 +231,14 @@ def export(output: str, deck: str | None, tag: str | None, with_progress: bool, 
 @decks_option
 def stats(deck: str | None, tag: str | None, as_json: bool, settings: tuple[str, ...], decks_dir: str | None) -> None:
     """Cards by state, due forecast, review calendar, streak, true retention, weakest decks and leeches."""
-    from prep import decks, paths, render, stats as figures
+    from prep import paths, render, stats as figures
     from prep.store import Store
 
     config = _config(settings)
-    collection = _collection(decks_dir)
-    notes = decks.select(collection.notes, deck, tag)
-    cards = [card for note in notes for card in decks.cards_of(note)]
+    index = _index(decks_dir)
     with Store(paths.database_path()) as store:
-        result = figures.compute(store, cards, paths.now(), config.day_starts_at, config.leech_threshold)
+        result = figures.compute(store, index.cards(deck, tag), paths.now(), config.day_starts_at,
+                                 config.leech_threshold)
     if as_json:
         _echo_json(render.stats_json(result))
         return
@@ -235,7 +247,7 @@ def stats(deck: str | None, tag: str | None, as_json: bool, settings: tuple[str,
     console = Console(highlight=False)
     for part in render.stats_view(result, config.leech_threshold):
         console.print(part)
-    _warn_problems(collection)
+    _warn_problems(index)
 
 
 @cli.command()
@@ -326,7 +338,7 @@ def plan(interview_day: str, target: float, deck: str | None, tag: str | None, s
     """
     from datetime import date
 
-    from prep import decks, paths, plan as planner
+    from prep import paths, plan as planner
     from prep.store import Store
 
     try:
@@ -334,9 +346,7 @@ def plan(interview_day: str, target: float, deck: str | None, tag: str | None, s
     except ValueError:
         raise click.BadParameter("use YYYY-MM-DD, e.g. 2026-12-15", param_hint="--interview") from None
     config = _config(settings)
-    collection = _collection(decks_dir)
-    notes = decks.select(collection.notes, deck, tag)
-    cards = [card for note in notes for card in decks.cards_of(note)]
+    cards = _index(decks_dir).cards(deck, tag)
     with Store(paths.database_path()) as store:
         result = planner.make_plan(store, cards, config, paths.now(), interview, target)
     if save_plan:

@@ -59,17 +59,22 @@ def cards_of(note: Note) -> list[Card]:
 
 def display_path(path: Path) -> str:
     """A path as the user should read it: relative to the current folder when inside it."""
-    return _display_path(str(path), os.getcwd())
+    text = str(path)
+    if not os.path.isabs(text) and ".." not in Path(text).parts:
+        return text  # already relative to the current folder (the common case; no file-system calls)
+    folder, name = os.path.split(text)
+    shown_folder = _display_folder(folder, os.getcwd())  # resolved once per folder, not per file
+    if shown_folder is None:
+        return text
+    return os.path.join(shown_folder, name) if shown_folder != "." else name
 
 
 @functools.lru_cache(maxsize=4096)
-def _display_path(path: str, cwd: str) -> str:
-    if not os.path.isabs(path) and ".." not in Path(path).parts:
-        return path  # already relative to the current folder (the common case; no file-system calls)
+def _display_folder(folder: str, cwd: str) -> str | None:
     try:
-        return str(Path(path).resolve().relative_to(Path(cwd).resolve()))
+        return str(Path(folder).resolve().relative_to(Path(cwd).resolve()))
     except ValueError:
-        return path
+        return None
 
 
 def deck_name_for(path: Path, root: Path) -> str:
@@ -98,13 +103,27 @@ def find_deck_files(root: Path) -> list[Path]:
     """Deck files under `root` in deck order (sorted paths), skipping README files and hidden folders."""
     if root.is_file():
         return [root]
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "_")))
-        for name in filenames:
-            if name.lower().endswith(DECK_SUFFIXES) and name.lower() != "readme.md" and not name.startswith("."):
-                found.append(Path(dirpath) / name)
-    return sorted(found, key=lambda p: p.relative_to(root).parts)
+    found: list[tuple[tuple[str, ...], str]] = []
+
+    def visit(folder: str, parts: tuple[str, ...]) -> None:
+        # os.scandir directly: a third of os.walk's time on a thousand folders (entry types come free)
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except OSError:
+            return  # an unreadable folder is skipped, as os.walk does
+        for entry in listed:
+            name = entry.name
+            if entry.is_dir(follow_symlinks=False):
+                if not name.startswith((".", "_")):
+                    visit(entry.path, parts + (name,))
+            elif (name.lower().endswith(DECK_SUFFIXES) and name.lower() != "readme.md" and not name.startswith(".")
+                  and entry.is_file()):
+                found.append((parts + (name,), entry.path))
+
+    visit(str(root), ())
+    found.sort()  # by path components, so a folder's files and sub-folders keep their deck order
+    return [Path(path) for _, path in found]
 
 
 def load(root: Path, paths: Iterable[Path] | None = None, cache_dir: Path | None = None) -> Collection:
@@ -532,11 +551,16 @@ def select(notes: list[Note], deck: str | None = None, tag: str | None = None) -
     """Notes in a deck or its sub-decks (case-insensitive) and/or carrying a tag."""
     chosen = notes
     if deck:
-        wanted = deck.lower()
-        chosen = [n for n in chosen if n.deck.lower() == wanted or n.deck.lower().startswith(wanted + "::")]
+        chosen = [n for n in chosen if deck_matches(n.deck, deck)]
     if tag:
         chosen = [n for n in chosen if tag in n.tags]
     return chosen
+
+
+def deck_matches(name: str, wanted: str) -> bool:
+    """Whether deck `name` is `wanted` or one of its sub-decks, ignoring case."""
+    name, wanted = name.lower(), wanted.lower()
+    return name == wanted or name.startswith(wanted + "::")
 
 
 SIMPLE_META = re.compile(

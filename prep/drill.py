@@ -85,12 +85,13 @@ class KeyboardMode:
         tty.setcbreak(self.fd, termios.TCSANOW)
 
 
-def drill(session: Session, console: Console, keys: Callable[[], str], root: "decks.Path") -> Summary:
+def drill(session: Session, console: Console, keys: Callable[[], str], root: "decks.Path",
+          screens: render.ScreenCache | None = None) -> Summary:
     started = time.monotonic()
     try:
         card = session.next_card()
         while card is not None:
-            action = _show_card(session, console, keys, card, root)
+            action = _show_card(session, console, keys, card, root, screens)
             if action == "quit":
                 break
             card = session.next_card()
@@ -99,12 +100,25 @@ def drill(session: Session, console: Console, keys: Callable[[], str], root: "de
     return Summary(session.done, session.correct, time.monotonic() - started, session.next_due(), session.left())
 
 
-def _show_card(session: Session, console: Console, keys: Callable[[], str], card: Card, root) -> str:
+def prepare_next_session(session: Session, console: Console, screens: render.ScreenCache) -> None:
+    """Draw (off screen, into the cache) the cards likely to open the next session, so it starts fast."""
+    for card in session.upcoming():
+        front, _ = render.card_sides(card)
+        key = screens.key(front, console)
+        if screens.get(key) is None:
+            with console.capture() as capture:
+                console.print(render.markdown(front))
+            screens.put(key, capture.get())
+    screens.prune()
+
+
+def _show_card(session: Session, console: Console, keys: Callable[[], str], card: Card, root,
+               screens: render.ScreenCache | None = None) -> str:
     revealed = False
     shown_at = time.monotonic()
     message = ""
     while True:
-        _draw(session, console, card, revealed, message)
+        _draw(session, console, card, revealed, message, screens)
         message = ""
         key = keys()
         if key in ("q", "Q", "\x03", "\x04"):
@@ -134,16 +148,17 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
             card, message = _edit(session, card, root)
 
 
-def _draw(session: Session, console: Console, card: Card, revealed: bool, message: str) -> None:
+def _draw(session: Session, console: Console, card: Card, revealed: bool, message: str,
+          screens: render.ScreenCache | None = None) -> None:
     front, back = render.card_sides(card)
     console.clear()
     console.print(render.header(card, session.done, session.left(), session.plan, session.clock(),
                                 len(session.new)))
     console.rule(style="dim")
-    console.print(render.markdown(front))
+    render.show_markdown(console, front, screens)
     if revealed:
         console.rule(style="dim")
-        console.print(render.markdown(back))
+        render.show_markdown(console, back, screens)
         console.rule(style="dim")
         console.print(render.buttons(session.preview(card)))
         console.print("[dim]1-4: rate · u: undo · e: edit · s: skip · q: quit[/]")
@@ -175,7 +190,7 @@ def _edit(session: Session, card: Card, root) -> tuple[Card, str]:
     edited = None
     for note in notes:  # every card of the file: lines may have moved
         for fresh in decks.cards_of(note):
-            if fresh.id in session.by_id:
+            if fresh.id in session.in_scope:
                 session.replace_card(fresh)
             if fresh.id == card.id:
                 edited = fresh

@@ -10,7 +10,6 @@ from pathlib import Path
 from prep import scheduler as sched
 from prep.config import Config
 from prep.errors import PrepError
-from prep.model import Card
 from prep.store import Store
 
 INTERVIEW_HOUR = 9  # the interview is taken to be at 09:00 local time on its date
@@ -50,7 +49,7 @@ def interview_moment(day: date) -> datetime:
     return datetime.combine(day, time(INTERVIEW_HOUR)).astimezone()
 
 
-def make_plan(store: Store, cards: list[Card], config: Config, now: datetime, interview: date,
+def make_plan(store: Store, cards: list[tuple[str, str]], config: Config, now: datetime, interview: date,
               target: float) -> Plan:
     """Readiness from each card's FSRS state, then a simulated schedule up to the interview.
 
@@ -71,14 +70,14 @@ def make_plan(store: Store, cards: list[Card], config: Config, now: datetime, in
     states = store.states()
     plan = Plan(interview, days_left, target)
     by_deck: dict[str, DeckReadiness] = {}
-    unseen: list[Card] = []
-    for card in cards:
-        deck = by_deck.setdefault(card.note.deck, DeckReadiness(card.note.deck))
+    unseen: list[str] = []
+    for card_id, deck_name in cards:
+        deck = by_deck.setdefault(deck_name, DeckReadiness(deck_name))
         deck.cards += 1
-        state = states.get(card.id)
+        state = states.get(card_id)
         if state is None:
             deck.unseen += 1
-            unseen.append(card)
+            unseen.append(card_id)
         else:
             deck.recall_sum += scoring.get_card_retrievability(state, moment)
     plan.decks = sorted(by_deck.values(), key=lambda d: d.predicted)
@@ -93,11 +92,11 @@ def make_plan(store: Store, cards: list[Card], config: Config, now: datetime, in
     scheduler = sched.make(simulation)
     per_day = [0] * days_left
     recall_sum = 0.0
-    order = {card.id: index for index, card in enumerate(unseen)}
-    for card in cards:
-        state = states.get(card.id)
+    order = {card_id: index for index, card_id in enumerate(unseen)}
+    for card_id, _ in cards:
+        state = states.get(card_id)
         if state is None:
-            index = order[card.id]
+            index = order[card_id]
             start = day_start + timedelta(days=min(spread - 1, index // max(1, plan.new_per_day)), hours=1)
             state, first = None, start
         else:
@@ -107,7 +106,7 @@ def make_plan(store: Store, cards: list[Card], config: Config, now: datetime, in
             day = (when - day_start).days
             if 0 <= day < days_left and state is not None:
                 per_day[day] += 1
-            state = sched.review(scheduler, state, card.id, 3, when)
+            state = sched.review(scheduler, state, card_id, 3, when)
             when = max(state.due, when + timedelta(minutes=1))
         recall_sum += scheduler.get_card_retrievability(state, moment) if state is not None else 0.0
     plan.reviews_per_day = sum(per_day) / days_left

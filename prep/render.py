@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prep import cloze, mathtext
@@ -11,7 +12,7 @@ from prep.model import Card
 from prep.scheduler import RATINGS, format_interval
 
 if TYPE_CHECKING:
-    from rich.console import RenderableType
+    from rich.console import Console, RenderableType
 
 # C0/C1 control characters other than tab and newline: card text must never move the cursor,
 # change colours or retitle the terminal.
@@ -62,6 +63,116 @@ def markdown(source: str) -> "RenderableType":
     from rich.markdown import Markdown
 
     return Markdown(terminal_markdown(source), code_theme="monokai", inline_code_theme="monokai")
+
+
+def show_markdown(console: "Console", source: str, screens: "ScreenCache | None" = None) -> None:
+    """Print a card side; with `screens`, reuse the terminal output of an earlier run for the same text."""
+    if screens is None:
+        console.print(markdown(source))
+        return
+    key = screens.key(source, console)
+    text = screens.get(key)
+    if text is None:
+        with console.capture() as capture:
+            console.print(markdown(source))
+        text = capture.get()
+        screens.put(key, text)
+    console.file.write(text)
+    console.file.flush()
+
+
+class ScreenCache:
+    """Card sides as the terminal showed them, keyed by their Markdown, the terminal's width and colours,
+    and the rendering libraries' files.
+
+    Drawing a card seen before then needs neither the Markdown parser nor the LaTeX converter, which
+    are most of `prep review`'s start-up. It is an optimisation only: any error is a miss, and the
+    file can be deleted at any time.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import sqlite3
+
+        self.db: sqlite3.Connection | None = None
+        self.stamp = _library_stamp()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+            self.db.execute("PRAGMA synchronous = OFF")  # a lost write costs one re-render, nothing else
+            self.db.execute("CREATE TABLE IF NOT EXISTS screens (key BLOB PRIMARY KEY, text TEXT NOT NULL, "
+                            "used INTEGER NOT NULL)")
+        except (OSError, sqlite3.Error):
+            self.close()
+
+    def key(self, source: str, console: "Console") -> bytes:
+        import hashlib
+
+        context = f"{self.stamp}\0{console.width}\0{console.color_system}\0{console.legacy_windows}\0"
+        return hashlib.blake2b((context + source).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def get(self, key: bytes) -> str | None:
+        import sqlite3
+        import time
+
+        if self.db is None:
+            return None
+        try:
+            row = self.db.execute("SELECT text FROM screens WHERE key = ?", (key,)).fetchone()
+            if row:  # mark it used (at most once a day: no write on most draws)
+                now = int(time.time())
+                self.db.execute("UPDATE screens SET used = ? WHERE key = ? AND used < ?", (now, key, now - 86400))
+        except sqlite3.Error:
+            return None
+        return row[0] if row and isinstance(row[0], str) else None
+
+    def put(self, key: bytes, text: str) -> None:
+        import sqlite3
+        import time
+
+        if self.db is None:
+            return
+        try:
+            self.db.execute("INSERT OR REPLACE INTO screens (key, text, used) VALUES (?, ?, ?)",
+                            (key, text, int(time.time())))
+        except sqlite3.Error:
+            pass
+
+    def prune(self, days: int = 120) -> None:
+        """Forget screens not drawn for `days` (cards since edited or deleted, other terminal widths)."""
+        import sqlite3
+        import time
+
+        if self.db is None:
+            return
+        try:
+            self.db.execute("DELETE FROM screens WHERE used < ?", (int(time.time()) - days * 86400,))
+        except sqlite3.Error:
+            pass
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+
+def _library_stamp() -> str:
+    """Where the rendering libraries' code is, and its size and time: changes when any is upgraded.
+    (Reading their versions from package metadata would cost 100 ms, more than the cache saves.)"""
+    import importlib.util
+    import os
+
+    from prep import __version__
+
+    parts = [__version__]
+    for name in ("rich", "markdown_it", "pygments", "pylatexenc"):
+        spec = None
+        try:
+            spec = importlib.util.find_spec(name)
+            stat = os.stat(spec.origin) if spec and spec.origin else None
+        except (ImportError, ValueError, OSError):
+            stat = None
+        parts.append(f"{name}:{spec.origin if stat else ''}:{stat.st_mtime_ns if stat else ''}:{stat.st_size if stat else ''}")
+    return "|".join(parts)
 
 
 def header(card: Card, done: int, left: int, plan: dict | None = None, now: datetime | None = None,

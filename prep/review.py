@@ -48,7 +48,8 @@ class Session:
     """Builds the day's queue from deck order and stored states, and applies ratings to the store."""
 
     store: Store
-    cards: list[Card]  # the cards in scope, in deck order
+    card_ids: list[str]  # the cards in scope, in deck order
+    load_card: Callable[[str], Card | None]  # a card's text, read when it is shown (None: gone from the decks)
     config: Config
     clock: Callable[[], datetime]
     limit: int | None = None
@@ -66,25 +67,29 @@ class Session:
         new_today, reviews_today = self.store.counts_since(self.day_start)
         self.new_left = max(0, self.config.new_per_day - new_today)
         self.reviews_left = max(0, self.config.reviews_per_day - reviews_today)
-        self.by_id = {card.id: card for card in self.cards}
+        self.in_scope = set(self.card_ids)
+        self.loaded: dict[str, Card] = {}
         self.new: list[str] = []
         self.due_reviews: list[str] = []
         self.learning: set[str] = set()
         day_end_ms = to_ms(self.day_end)
         learning_kinds = set(LEARNING_STATES)
         due_ms: dict[str, int] = {}
-        for card in self.cards:
-            if card.id in skipped:
+        # The table is fresh, so every state is still a raw (id, kind, due, stability) row: reading the
+        # rows directly keeps this loop, run once per card in scope, to a dictionary lookup.
+        row_of = self.states.rows.get
+        for card_id in self.card_ids:
+            if card_id in skipped:
                 continue
-            known = self.states.kind_and_due(card.id)
-            if known is None:
-                self.new.append(card.id)
-            elif known[1] < day_end_ms:
-                if known[0] in learning_kinds:
-                    self.learning.add(card.id)
+            row = row_of(card_id)
+            if row is None:
+                self.new.append(card_id)
+            elif row[2] < day_end_ms:
+                if row[1] in learning_kinds:
+                    self.learning.add(card_id)
                 else:
-                    self.due_reviews.append(card.id)
-                    due_ms[card.id] = known[1]
+                    self.due_reviews.append(card_id)
+                    due_ms[card_id] = row[2]
         self.due_reviews.sort(key=due_ms.__getitem__)
         self.skipped_now: set[str] = set()
         self.front: list[str] = []  # cards put back by undo, shown next
@@ -96,24 +101,36 @@ class Session:
     # -- queue ----------------------------------------------------------------
     def next_card(self) -> Card | None:
         """The card to show now, or None when the session is over."""
+        while True:
+            card_id = self._next_id()
+            if card_id is None:
+                return None
+            card = self.loaded.get(card_id) or self.load_card(card_id)
+            if card is not None:
+                self.loaded[card_id] = card
+                return card
+            # Removed from its deck file since the session started: leave it out for this session.
+            self.skipped_now.add(card_id)
+
+    def _next_id(self) -> str | None:
         if self.limit is not None and self.done >= self.limit:
             return None
         while self.front:
             card_id = self.front.pop()
             if card_id not in self.skipped_now:
-                return self.by_id[card_id]
+                return card_id
         now = self.clock()
         learning = sorted((self.states[c].due, c) for c in self.learning if c not in self.skipped_now)
         if learning and learning[0][0] <= now:
-            return self.by_id[learning[0][1]]
+            return learning[0][1]
         for queue, quota in ((self.due_reviews, self.reviews_left), (self.new, self.new_left)):
             while queue and quota > 0 and queue[0] in self.skipped_now:
                 queue.pop(0)
             if queue and quota > 0:
-                return self.by_id[queue[0]]
+                return queue[0]
         ahead = now + timedelta(minutes=self.config.learn_ahead_minutes)
         if learning and learning[0][0] <= ahead:
-            return self.by_id[learning[0][1]]
+            return learning[0][1]
         return None
 
     def left(self) -> int:
@@ -124,6 +141,25 @@ class Session:
         if self.limit is not None:
             count = min(count, self.limit - self.done)
         return count
+
+    def upcoming(self, per_queue: int = 2) -> list[Card]:
+        """Cards likely to open the next session (to draw them ahead of time): the first learning cards,
+        the reviews falling due next, and the next new cards in deck order."""
+        import heapq
+
+        left = [c for c in self.card_ids if c not in self.skipped_now]
+        learning = heapq.nsmallest(per_queue, (c for c in self.learning if c not in self.skipped_now),
+                                   key=lambda c: self.states[c].due)
+        dues = ((known[1], c) for c in left if (known := self.states.kind_and_due(c)) is not None
+                and known[0] == REVIEW_STATE)
+        reviews = [c for _, c in heapq.nsmallest(per_queue, dues)]
+        fresh = [c for c in self.new if c not in self.skipped_now][:per_queue]
+        chosen = []
+        for card_id in dict.fromkeys(learning + reviews + fresh):
+            card = self.loaded.get(card_id) or self.load_card(card_id)
+            if card is not None:
+                chosen.append(card)
+        return chosen
 
     def preview(self, card: Card) -> dict[int, timedelta]:
         return sched.preview(self.scheduler, self.states.get(card.id), card.id, self.clock())
@@ -180,12 +216,12 @@ class Session:
 
     def replace_card(self, card: Card) -> None:
         """Swap in an edited version of a card (same id)."""
-        self.by_id[card.id] = card
+        self.loaded[card.id] = card
 
     def next_due(self) -> datetime | None:
         """When the next card in scope falls due after now (None: nothing scheduled or new)."""
         now = to_ms(self.clock())
-        dues = (self.states.kind_and_due(c.id) for c in self.cards)
+        dues = (self.states.kind_and_due(card_id) for card_id in self.card_ids)
         later = [from_ms(known[1]) for known in dues if known is not None and known[1] > now]
         if self.new:  # new cards wait for tomorrow's quota
             later.append(self.day_end)
