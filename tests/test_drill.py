@@ -174,3 +174,17 @@ def test_ctrl_c_ends_the_session_with_a_summary(decks_dir: Path, no_fuzz: Path) 
     assert "Reviewed 1 card, 100% answered correctly" in ANSI.sub("", child.before)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_a_card_edited_between_sessions_shows_its_new_text(decks_dir: Path, no_fuzz: Path) -> None:
+    child = spawn(decks_dir, no_fuzz, "--deck", "ML::Basics")
+    assert "What is overfitting?" in screen(child, "show answer")
+    child.send("q")
+    child.expect(pexpect.EOF)
+    assert list((no_fuzz / "cache").glob("screens.db"))  # the first card's screen was kept
+    basics = decks_dir / "ml" / "basics.md"
+    basics.write_text(basics.read_text().replace("What is overfitting?", "What is overfitting, briefly?"))
+    child = spawn(decks_dir, no_fuzz, "--deck", "ML::Basics")
+    assert "What is overfitting, briefly?" in screen(child, "show answer")
+    child.send("q")
+    child.expect(pexpect.EOF)
