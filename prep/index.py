@@ -18,12 +18,12 @@ from pathlib import Path
 from prep import __version__, decks
 from prep.model import Card, Note, Problem
 
-VERSION = 1  # bump whenever the payload's layout changes
+VERSION = 2  # bump whenever the payload's layout changes
 
 
 @dataclass
 class DeckIndex:
-    """Valid notes and their cards as parallel lists; a card's text is parsed only when asked for."""
+    """Valid notes and their cards as parallel lists; a card's text is read only when asked for."""
 
     root: Path
     files: list[Path]
@@ -35,6 +35,12 @@ class DeckIndex:
     card_ids: list[str]  # deck order
     card_notes: list[int]  # position in the note lists
     notes: list[Note] | None = None  # set when built from a full load: no file needs parsing again
+    # From a snapshot: each file's notes, stored apart (read one file's worth at a time) and valid
+    # while the file's digest is still the one recorded here.
+    texts: Path | None = None
+    key: bytes = b""
+    file_digests: list[bytes] = field(default_factory=list)
+    text_spans: list[tuple[int, int]] = field(default_factory=list)
     _parsed: dict[int, dict[str, Note]] = field(default_factory=dict)
     _position: dict[str, int] | None = None
 
@@ -53,7 +59,7 @@ class DeckIndex:
                 if chosen is None or n in chosen]
 
     def card(self, card_id: str) -> Card | None:
-        """The card with this id, read from its deck file; None if it is no longer there."""
+        """The card with this id as its deck file says now; None if it is no longer there."""
         if self._position is None:
             self._position = {card_id: n for card_id, n in zip(self.card_ids, self.card_notes)}
         position = self._position.get(card_id)
@@ -64,12 +70,38 @@ class DeckIndex:
         else:
             file_index = self.note_files[position]
             if file_index not in self._parsed:
-                parsed, _ = decks.parse_file(self.files[file_index], self.root)
-                self._parsed[file_index] = {n.id: n for n in parsed if n.id is not None}
+                self._parsed[file_index] = self._notes_in(file_index)
             note = self._parsed[file_index].get(self.note_ids[position])
         if note is None:  # the file changed since the index was made
             return None
         return next((card for card in decks.cards_of(note) if card.id == card_id), None)
+
+    def _notes_in(self, file_index: int) -> dict[str, Note]:
+        path = self.files[file_index]
+        try:
+            unchanged = decks.file_digest(path.read_bytes())[0] == self.file_digests[file_index]
+        except (OSError, IndexError):
+            unchanged = False
+        stored = self._stored_notes(file_index, path) if unchanged else None
+        if stored is None:  # edited since the snapshot (or the texts are unreadable): parse it
+            parsed, _ = decks.parse_file(path, self.root)
+            stored = [note for note in parsed if note.id is not None]
+        return {note.id: note for note in stored if note.id is not None}
+
+    def _stored_notes(self, file_index: int, path: Path) -> list[Note] | None:
+        """The notes of one file from the texts beside the snapshot, or None if they do not match it."""
+        if self.texts is None:
+            return None
+        try:
+            offset, length = self.text_spans[file_index]
+            with self.texts.open("rb") as texts:
+                if texts.read(len(self.key)) != self.key:
+                    return None
+                texts.seek(offset)
+                rows = marshal.loads(texts.read(length))
+            return [Note(r[0], r[1], path, r[2], r[3], r[4], r[5], r[6], list(r[7]), r[8]) for r in rows]
+        except (OSError, EOFError, ValueError, TypeError, IndexError):
+            return None
 
 
 def load(root: Path, cache_dir: Path | None = None) -> DeckIndex:
@@ -87,6 +119,7 @@ def load(root: Path, cache_dir: Path | None = None) -> DeckIndex:
             pass  # no digest: never matches a snapshot, so the full load reports the file
     cached = _read(snapshot, fingerprint(root, files, digests), root)
     if cached is not None:
+        cached.file_digests = [digests[path][0] for path in files]
         return cached
     collection = decks.load(root, cache_dir=cache_dir)
     index = from_collection(collection)
@@ -141,24 +174,42 @@ def _read(snapshot: Path, key: bytes | None, root: Path) -> DeckIndex | None:
         stored_key, payload = marshal.loads(snapshot.read_bytes())
         if stored_key != key:
             return None
-        files, problems, note_ids, note_decks, note_tags, note_files, card_ids, card_notes = payload
-        if not len(note_ids) == len(note_decks) == len(note_tags) == len(note_files) or len(card_ids) != len(card_notes):
+        files, problems, note_ids, note_decks, note_tags, note_files, card_ids, card_notes, text_spans = payload
+        if (not len(note_ids) == len(note_decks) == len(note_tags) == len(note_files) or len(card_ids) != len(card_notes)
+                or len(text_spans) != len(files)):
             return None
         return DeckIndex(root, [Path(f) for f in files], [Problem(*p) for p in problems], note_ids, note_decks,
-                         note_tags, note_files, card_ids, card_notes)
+                         note_tags, note_files, card_ids, card_notes, texts=_texts_path(snapshot), key=key,
+                         text_spans=text_spans)
     except (OSError, EOFError, ValueError, TypeError):  # missing, truncated or foreign: rebuild
         return None
 
 
+def _texts_path(snapshot: Path) -> Path:
+    return snapshot.with_suffix(".texts")
+
+
 def _write(snapshot: Path, key: bytes | None, index: DeckIndex) -> None:
-    if key is None:
+    """The texts file (the key, then each deck file's note rows) first, then the index that points into it."""
+    if key is None or index.notes is None:
         return
+    by_file: list[list[tuple]] = [[] for _ in index.files]
+    for note, file_index in zip(index.notes, index.note_files):
+        by_file[file_index].append((note.id, note.deck, note.line, note.q, note.a, note.cloze, note.extra,
+                                    tuple(note.tags), note.reverse))
+    blobs = [marshal.dumps(rows) for rows in by_file]
+    spans, offset = [], len(key)
+    for blob in blobs:
+        spans.append((offset, len(blob)))
+        offset += len(blob)
     payload = ([str(f) for f in index.files], [(p.path, p.line, p.message) for p in index.problems],
-               index.note_ids, index.note_decks, index.note_tags, index.note_files, index.card_ids, index.card_notes)
+               index.note_ids, index.note_decks, index.note_tags, index.note_files, index.card_ids, index.card_notes,
+               spans)
     try:
         snapshot.parent.mkdir(parents=True, exist_ok=True)
-        temporary = snapshot.with_name(f".{snapshot.name}.{os.getpid()}")
-        temporary.write_bytes(marshal.dumps((key, payload)))
-        os.replace(temporary, snapshot)
+        for target, data in ((_texts_path(snapshot), key + b"".join(blobs)), (snapshot, marshal.dumps((key, payload)))):
+            temporary = target.with_name(f".{target.name}.{os.getpid()}")
+            temporary.write_bytes(data)
+            os.replace(temporary, target)
     except OSError:
         pass  # only speed is lost

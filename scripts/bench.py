@@ -119,8 +119,13 @@ def run_process(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float,
     return elapsed, usage.ru_maxrss
 
 
-def first_card(env: dict[str, str], cwd: Path) -> tuple[float, int]:
-    """Seconds from spawning `prep review` in a pseudo-terminal to its first card, and peak RSS."""
+def first_card(env: dict[str, str], cwd: Path, fresh_screen: bool = False) -> tuple[float, int]:
+    """Seconds from spawning `prep review` in a pseudo-terminal to its first card, and peak RSS.
+
+    `fresh_screen`: forget drawn cards first, as for a card never shown (or prepared) before.
+    """
+    if fresh_screen:
+        (Path(env["PREP_HOME"]) / "cache" / "screens.db").unlink(missing_ok=True)
     started = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:
@@ -163,6 +168,7 @@ def median_of(runs: int, measure) -> tuple[float, int]:
 FLOOR_IMPORTS = {
     "help": "import click",
     "review": "import click, sqlite3, fsrs, rich.console, rich.markdown, pylatexenc.latex2text",
+    "review's first card, drawn before": "import click, sqlite3, rich.console, yaml",
     "check": "import click, yaml",
     "export": "import click, yaml, genanki, markdown, pymdownx.superfences, pymdownx.highlight, nh3",
     "stats": "import click, sqlite3, fsrs, rich.console, rich.table",
@@ -202,6 +208,8 @@ def main() -> None:
             rows.append(("prep check (warm)", label, *median_of(runs, lambda: run_process(
                 [PYTHON, "-m", "prep", "check"], env, work))))
             rows.append(("prep review: first card (warm)", label, *median_of(runs, lambda: first_card(env, work))))
+            rows.append(("prep review: first card (warm), never drawn before", label,
+                         *median_of(runs, lambda: first_card(env, work, fresh_screen=True))))
             rows.append(("prep stats", label, *median_of(runs, lambda: run_process(
                 [PYTHON, "-m", "prep", "stats"], env, work))))
             out = work / "out.apkg"
@@ -219,7 +227,20 @@ def main() -> None:
     text = f"Machine: {machine}\n\n" + "\n".join(table) + "\n"
     print(text)
     if options.output:
-        options.output.write_text(text)
+        write_between_markers(options.output, text)
+
+
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+
+
+def write_between_markers(path: Path, table: str) -> None:
+    """Replace the text between the bench markers (the rest of the page is prose); else write the table."""
+    old = path.read_text() if path.exists() else ""
+    if START in old and END in old:
+        head, rest = old.split(START, 1)
+        path.write_text(f"{head}{START}\n{table}{END}{rest.split(END, 1)[1]}")
+    else:
+        path.write_text(table)
 
 
 if __name__ == "__main__":

@@ -141,3 +141,26 @@ def test_a_card_deleted_during_a_session_is_left_out(tmp_path: Path) -> None:
                           lambda: datetime(2026, 3, 2, 10, tzinfo=timezone.utc))
         card = session.next_card()
         assert card is not None and card.id == "a2"
+
+
+def test_texts_come_from_the_snapshot_until_the_file_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    path = write(root / "a.yaml", "cards:\n  - {id: a1, q: 'One?', a: '1.', tags: [x]}\n")
+    expected = cards(root, cache)
+    real_parse = decks.parse_file
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("parsed although the snapshot's texts fit")
+
+    monkeypatch.setattr(decks, "parse_file", refuse)
+    found = index.load(root, cache_dir=cache)
+    card = found.card("a1")
+    assert card is not None and (card.note.q, card.note.a, card.note.tags, card.note.line, card.note.path) == (
+        "One?", "1.", ["x"], 2, path)
+    monkeypatch.setattr(decks, "parse_file", real_parse)
+    found = index.load(root, cache_dir=cache)
+    write(path, "cards:\n  - {id: a1, q: 'One, edited?', a: '1.'}\n")  # edited while a session runs
+    assert found.card("a1").note.q == "One, edited?"
+    write(path, "cards:\n  - {id: a1, q: 'One?', a: '1.', tags: [x]}\n")
+    next(cache.glob("index-*.texts")).write_bytes(b"\x00" * 64)  # damaged texts: parsed instead
+    assert cards(root, cache) == expected
