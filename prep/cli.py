@@ -161,7 +161,7 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
             setattr(config, name, value)
     cards = _index(decks_dir)
     _warn_problems(cards)
-    card_ids = [card_id for card_id, _ in cards.cards(deck, tag)]
+    card_ids = cards.ids(deck, tag)
     if not card_ids:
         raise PrepError(f"no cards match{' --deck ' + deck if deck else ''}{' --tag ' + tag if tag else ''}")
     with Store(paths.database_path()) as store:

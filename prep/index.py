@@ -42,7 +42,6 @@ class DeckIndex:
     file_digests: list[bytes] = field(default_factory=list)
     text_spans: list[tuple[int, int]] = field(default_factory=list)
     _parsed: dict[int, dict[str, Note]] = field(default_factory=dict)
-    _position: dict[str, int] | None = None
 
     def chosen_notes(self, deck: str | None = None, tag: str | None = None) -> set[int] | None:
         """Positions of the notes in a deck (or its sub-decks) and/or with a tag; None means all."""
@@ -50,6 +49,13 @@ class DeckIndex:
             return None
         return {i for i, (name, tags) in enumerate(zip(self.note_decks, self.note_tags))
                 if (not deck or decks.deck_matches(name, deck)) and (not tag or tag in tags)}
+
+    def ids(self, deck: str | None = None, tag: str | None = None) -> list[str]:
+        """The ids of every card in scope, in deck order."""
+        chosen = self.chosen_notes(deck, tag)
+        if chosen is None:
+            return self.card_ids
+        return [card_id for card_id, n in zip(self.card_ids, self.card_notes) if n in chosen]
 
     def cards(self, deck: str | None = None, tag: str | None = None) -> list[tuple[str, str]]:
         """(card id, deck) of every card in scope, in deck order."""
@@ -60,10 +66,9 @@ class DeckIndex:
 
     def card(self, card_id: str) -> Card | None:
         """The card with this id as its deck file says now; None if it is no longer there."""
-        if self._position is None:
-            self._position = {card_id: n for card_id, n in zip(self.card_ids, self.card_notes)}
-        position = self._position.get(card_id)
-        if position is None:
+        try:  # a scan in C (about a millisecond at 50,000 cards) beats building a 50,000-entry map
+            position = self.card_notes[self.card_ids.index(card_id)]
+        except ValueError:
             return None
         if self.notes is not None:
             note: Note | None = self.notes[position]

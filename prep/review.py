@@ -75,21 +75,21 @@ class Session:
         day_end_ms = to_ms(self.day_end)
         learning_kinds = set(LEARNING_STATES)
         due_ms: dict[str, int] = {}
-        # The table is fresh, so every state is still a raw (id, kind, due, stability) row: reading the
-        # rows directly keeps this loop, run once per card in scope, to a dictionary lookup.
-        row_of = self.states.rows.get
+        # The table is fresh, so every state is still in its due and kind maps: reading them directly
+        # keeps this loop, run once per card in scope, to a dictionary lookup.
+        due_of, kind_of = self.states.due.get, self.states.kinds.get
         for card_id in self.card_ids:
             if card_id in skipped:
                 continue
-            row = row_of(card_id)
-            if row is None:
+            due = due_of(card_id)
+            if due is None:
                 self.new.append(card_id)
-            elif row[2] < day_end_ms:
-                if row[1] in learning_kinds:
+            elif due < day_end_ms:
+                if kind_of(card_id, REVIEW_STATE) in learning_kinds:
                     self.learning.add(card_id)
                 else:
                     self.due_reviews.append(card_id)
-                    due_ms[card_id] = row[2]
+                    due_ms[card_id] = due
         self.due_reviews.sort(key=due_ms.__getitem__)
         self.skipped_now: set[str] = set()
         self.front: list[str] = []  # cards put back by undo, shown next

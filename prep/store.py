@@ -249,32 +249,36 @@ class Store:
 
 
 class StateTable:
-    """Card states by id: raw rows, turned into `fsrs.Card` on first access.
+    """Card states by id: due times and kinds from compact queries, `fsrs.Card`s built on first access.
 
     Building tens of thousands of fsrs cards (and their datetimes) costs more than the rest of
     `prep review`'s start-up; the queue only needs each card's state kind and due time.
     """
 
+    REVIEW = 2  # fsrs.State.Review, the kind of most cards (fsrs is imported lazily)
+
     def __init__(self, store: "Store") -> None:
         self.store = store
-        # only what the queue needs, for every card; whole rows are read one by one when used
-        self.rows: dict[str, tuple] = {row[0]: row for row in store.db.execute(
-            "SELECT id, state, due, stability FROM cards")}
-        self.cards: dict[str, fsrs.Card] = {}
+        # Two narrow queries: every card's due time, and the kinds of the few cards not in review
+        # (reading every column of every row costs twice as much).
+        self.due: dict[str, int] = dict(store.db.execute("SELECT id, due FROM cards"))
+        self.kinds: dict[str, int] = dict(store.db.execute("SELECT id, state FROM cards WHERE state != 2"))
+        self._stability: dict[str, float | None] | None = None
+        self.cards: dict[str, fsrs.Card] = {}  # built or set in this process: these win over the rows
 
     def __contains__(self, card_id: object) -> bool:
-        return card_id in self.cards or card_id in self.rows
+        return card_id in self.cards or card_id in self.due
 
     def __len__(self) -> int:
-        return len(set(self.rows) | set(self.cards))
+        return len(set(self.due) | set(self.cards))
 
     def __iter__(self):
-        return iter(set(self.rows) | set(self.cards))
+        return iter(set(self.due) | set(self.cards))
 
     def get(self, card_id: str) -> fsrs.Card | None:
         card = self.cards.get(card_id)
-        if card is None and card_id in self.rows:
-            del self.rows[card_id]
+        if card is None and card_id in self.due:
+            self._forget_row(card_id)
             card = self.store.state(card_id)
             if card is not None:
                 self.cards[card_id] = card
@@ -287,7 +291,7 @@ class StateTable:
         return card
 
     def __setitem__(self, card_id: str, card: fsrs.Card) -> None:
-        self.rows.pop(card_id, None)
+        self._forget_row(card_id)
         self.cards[card_id] = card
 
     def pop(self, card_id: str, default: object = None) -> object:
@@ -297,18 +301,23 @@ class StateTable:
 
     def kind_and_due(self, card_id: str) -> tuple[int, int] | None:
         """(fsrs state number, due in epoch ms) without building the card."""
-        row = self.rows.get(card_id)
-        if row is not None:
-            return row[1], row[2]
+        due = self.due.get(card_id)
+        if due is not None:
+            return self.kinds.get(card_id, self.REVIEW), due
         card = self.cards.get(card_id)
         return (int(card.state), to_ms(card.due)) if card is not None else None
 
     def stability(self, card_id: str) -> float | None:
-        row = self.rows.get(card_id)
-        if row is not None:
-            return row[3]
+        if card_id in self.due:
+            if self._stability is None:
+                self._stability = dict(self.store.db.execute("SELECT id, stability FROM cards"))
+            return self._stability.get(card_id)
         card = self.cards.get(card_id)
         return card.stability if card is not None else None
+
+    def _forget_row(self, card_id: str) -> None:
+        self.due.pop(card_id, None)
+        self.kinds.pop(card_id, None)
 
 
 class _Transaction:
