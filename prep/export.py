@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -13,9 +14,14 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prep import decks, mathtext
 from prep.model import Note
+
+if TYPE_CHECKING:
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexer import Lexer
 
 MODEL_VERSION = "v1"  # bump only with a migration plan: a changed model id stops Anki updating notes
 
@@ -197,7 +203,8 @@ def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
     """Markdown → sanitised HTML with `\\(..\\)`/`\\[..\\]` math for MathJax and packed image names."""
     pieces: list[str] = []
     maths: list[str] = []
-    for segment in mathtext.split(source):
+    segments = mathtext.split(source)
+    for segment in segments:
         if segment.kind in ("math", "display"):
             body = html.escape(segment.body, quote=False)
             maths.append(f"\\({body}\\)" if segment.kind == "math" else f"\\[{body}\\]")
@@ -206,9 +213,98 @@ def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
             pieces.append(_rewrite_images(segment.source, deck_file, media))
         else:
             pieces.append(segment.source)
+    fences = [index for index, segment in enumerate(segments) if segment.kind == "fence"]
+    pieces, blocks = _lift_fences(pieces, fences)
     rendered = markdown_to_html("".join(pieces))
+    if blocks:
+        rendered = FENCE_HTML.sub(lambda m: blocks[int(m.group(1) or m.group(2))], rendered)
     rendered = re.sub(r"PREPMATH(\d+)X", lambda m: maths[int(m.group(1))], rendered)
     return sanitize(rendered)
+
+
+# A fence pymdownx.superfences highlights with no options: at the start of a line, a language or
+# nothing after it (no attributes, line numbers or title), closed by the same fence.
+SIMPLE_FENCE_OPEN = re.compile(r"(`{3,}|~{3,})([A-Za-z0-9_+#-][A-Za-z0-9_+#.-]*)?[ \t]*")
+ANY_FENCE_OPEN = re.compile(r"^[ >\t]*(?:`{3}|~{3})", re.MULTILINE)  # where superfences looks for fences
+FENCE_MARK = re.compile(r"PREPFENCE\d+X")
+# Both forms, as Python-Markdown puts back its own placeholders (alone in a paragraph, or anywhere)
+FENCE_HTML = re.compile(r"<p>PREPFENCE(\d+)X</p>|PREPFENCE(\d+)X")
+
+
+def _lift_fences(pieces: list[str], fences: list[int]) -> tuple[list[str], list[str]]:
+    """Swap the fenced code blocks among `pieces` for placeholder lines, and highlight them here.
+
+    superfences does the same inside Python-Markdown (a placeholder line, the highlighted HTML put
+    back after conversion) but builds a pygments formatter and looks up the lexer for every block,
+    most of the time of a field with code. The swap is made only when superfences would take every
+    fence the same way; otherwise the pieces come back unchanged for Python-Markdown to do it all.
+    """
+    if not fences:
+        return pieces, []
+    lifted = list(pieces)
+    for number, index in enumerate(fences):
+        lifted[index] = f"PREPFENCE{number}X" + ("\n" if pieces[index].endswith("\n") else "")
+    if not all(_is_simple_fence(pieces[index]) for index in fences) or not _placeholders_safe(
+            "".join(pieces), "".join(lifted), len(fences)):
+        return pieces, []
+    return lifted, [_highlight_fence(pieces[index]) for index in fences]
+
+
+def _is_simple_fence(block: str) -> bool:
+    lines = block.removesuffix("\n").split("\n")
+    opening = SIMPLE_FENCE_OPEN.fullmatch(lines[0])
+    return (opening is not None and len(lines) > 1
+            and re.fullmatch(re.escape(opening.group(1)) + r"[ \t]*", lines[-1]) is not None)
+
+
+def _placeholders_safe(original: str, lifted: str, count: int) -> bool:
+    """True when Python-Markdown would treat the lifted text exactly as it treats the original.
+
+    Each placeholder must be a paragraph of its own (blank line or edge of the field on both sides):
+    glued to an indented line it could fall into an indented code block, where superfences puts the
+    fence's source back. No other line may look like a fence to superfences (indented, quoted or in
+    a list). Tabs, carriage returns and Python-Markdown's own marker characters change its lines,
+    and a field that already says PREPFENCE would be mistaken for a placeholder.
+    """
+    if any(char in original for char in "\t\r\x02\x03") or "PREPFENCE" in original:
+        return False
+    if ANY_FENCE_OPEN.search(lifted):
+        return False
+    lines = lifted.split("\n")
+    marks = [i for i, line in enumerate(lines) if FENCE_MARK.fullmatch(line)]
+    return len(marks) == count and all(
+        (i == 0 or not lines[i - 1]) and (i == len(lines) - 1 or not lines[i + 1]) for i in marks)
+
+
+def _highlight_fence(block: str) -> str:
+    """pymdownx.highlight's HTML for a fence without options (stripped, as it strips it)."""
+    from pygments import highlight
+
+    lines = block.removesuffix("\n").split("\n")
+    language = SIMPLE_FENCE_OPEN.fullmatch(lines[0]).group(2) or ""
+    # Python-Markdown empties lines of spaces before superfences sees them
+    code = "\n".join("" if not line.strip(" ") else line for line in lines[1:-1])
+    return highlight(code, _lexer(language), _formatter()).strip()
+
+
+@functools.cache
+def _lexer(language: str) -> Lexer:
+    """One lexer per language for the whole export (a pygments lexer can be reused for any number of
+    texts); an unknown or missing language is plain text, as in pymdownx.highlight without guessing."""
+    from pygments.lexers import get_lexer_by_name
+
+    try:
+        return get_lexer_by_name(language, stripnl=True)
+    except Exception:  # pymdownx.highlight treats any failure as an unknown language
+        return get_lexer_by_name("text", stripnl=True)
+
+
+@functools.cache
+def _formatter() -> HtmlFormatter:
+    """pymdownx.highlight's block formatter, as set up when no line numbers, lines or title are asked for."""
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(cssclass="highlight", wrapcode=True)
 
 
 # Text that Markdown can only turn into one paragraph, unchanged: no markup characters, no line that
