@@ -247,7 +247,10 @@ def _lift_fences(pieces: list[str], fences: list[int]) -> tuple[list[str], list[
     if not all(_is_simple_fence(pieces[index]) for index in fences) or not _placeholders_safe(
             "".join(pieces), "".join(lifted), len(fences)):
         return pieces, []
-    return lifted, [_highlight_fence(pieces[index]) for index in fences]
+    try:
+        return lifted, [_highlight_fence(pieces[index]) for index in fences]
+    except Exception:  # superfences leaves a fence it fails to highlight as text: let it decide
+        return pieces, []
 
 
 def _is_simple_fence(block: str) -> bool:
