@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import json
@@ -13,9 +14,14 @@ import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Callable
 
 from prep import decks, mathtext
 from prep.model import Note
+
+if TYPE_CHECKING:
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexer import Lexer
 
 MODEL_VERSION = "v1"  # bump only with a migration plan: a changed model id stops Anki updating notes
 
@@ -197,40 +203,163 @@ def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
     """Markdown → sanitised HTML with `\\(..\\)`/`\\[..\\]` math for MathJax and packed image names."""
     pieces: list[str] = []
     maths: list[str] = []
-    for segment in mathtext.split(source):
+    mark = "PREPMATH"
+    while mark in source:  # a placeholder the card's own text cannot contain
+        mark += "Q"
+    segments = mathtext.split(source)
+    for segment in segments:
         if segment.kind in ("math", "display"):
             body = html.escape(segment.body, quote=False)
             maths.append(f"\\({body}\\)" if segment.kind == "math" else f"\\[{body}\\]")
-            pieces.append(f"PREPMATH{len(maths) - 1}X")
+            pieces.append(f"{mark}{len(maths) - 1}X")
         elif segment.kind == "text":
             pieces.append(_rewrite_images(segment.source, deck_file, media))
         else:
             pieces.append(segment.source)
+    fences = [index for index, segment in enumerate(segments) if segment.kind == "fence"]
+    pieces, blocks = _lift_fences(pieces, fences)
     rendered = markdown_to_html("".join(pieces))
-    rendered = re.sub(r"PREPMATH(\d+)X", lambda m: maths[int(m.group(1))], rendered)
+    if blocks:
+        rendered = FENCE_HTML.sub(lambda m: blocks[int(m.group(1) or m.group(2))], rendered)
+    if maths:
+        rendered = re.sub(mark + r"(\d+)X", lambda m: maths[int(m.group(1))], rendered)
     return sanitize(rendered)
 
 
-# Text that Markdown can only turn into one paragraph, unchanged: no markup characters, no line that
-# starts a block (list, heading, quote, numbered item), no hard line breaks.
-PLAIN_LINE = re.compile(r"[A-Za-z0-9,.;:?!'\"()/%=+\-](?:[A-Za-z0-9 ,.;:?!'\"()/%=+\-]*[A-Za-z0-9,.;:?!'\"()/%=+\-])?")
+# A fence pymdownx.superfences highlights with no options: at the start of a line, a language or
+# nothing after it (no attributes, line numbers or title), closed by the same fence.
+SIMPLE_FENCE_OPEN = re.compile(r"(`{3,}|~{3,})([A-Za-z0-9_+#-][A-Za-z0-9_+#.-]*)?[ \t]*")
+ANY_FENCE_OPEN = re.compile(r"^[ >\t]*(?:`{3}|~{3})", re.MULTILINE)  # where superfences looks for fences
+FENCE_MARK = re.compile(r"PREPFENCE\d+X")
+# Both forms, as Python-Markdown puts back its own placeholders (alone in a paragraph, or anywhere)
+FENCE_HTML = re.compile(r"<p>PREPFENCE(\d+)X</p>|PREPFENCE(\d+)X")
+
+
+def _lift_fences(pieces: list[str], fences: list[int]) -> tuple[list[str], list[str]]:
+    """Swap the fenced code blocks among `pieces` for placeholder lines, and highlight them here.
+
+    superfences does the same inside Python-Markdown (a placeholder line, the highlighted HTML put
+    back after conversion) but builds a pygments formatter and looks up the lexer for every block,
+    most of the time of a field with code. The swap is made only when superfences would take every
+    fence the same way; otherwise the pieces come back unchanged for Python-Markdown to do it all.
+    """
+    if not fences:
+        return pieces, []
+    lifted = list(pieces)
+    for number, index in enumerate(fences):
+        lifted[index] = f"PREPFENCE{number}X" + ("\n" if pieces[index].endswith("\n") else "")
+    if not all(_is_simple_fence(pieces[index]) for index in fences) or not _placeholders_safe(
+            "".join(pieces), "".join(lifted), len(fences)):
+        return pieces, []
+    try:
+        return lifted, [_highlight_fence(pieces[index]) for index in fences]
+    except Exception:  # superfences leaves a fence it fails to highlight as text: let it decide
+        return pieces, []
+
+
+def _is_simple_fence(block: str) -> bool:
+    lines = block.removesuffix("\n").split("\n")
+    opening = SIMPLE_FENCE_OPEN.fullmatch(lines[0])
+    return (opening is not None and len(lines) > 1
+            and re.fullmatch(re.escape(opening.group(1)) + r"[ \t]*", lines[-1]) is not None)
+
+
+def _placeholders_safe(original: str, lifted: str, count: int) -> bool:
+    """True when Python-Markdown would treat the lifted text exactly as it treats the original.
+
+    Each placeholder must be a paragraph of its own (blank line or edge of the field on both sides):
+    glued to an indented line it could fall into an indented code block, where superfences puts the
+    fence's source back. No other line may look like a fence to superfences (indented, quoted or in
+    a list). Tabs, carriage returns and Python-Markdown's own marker characters change its lines,
+    and a field that already says PREPFENCE would be mistaken for a placeholder.
+    """
+    if any(char in original for char in "\t\r\x02\x03") or "PREPFENCE" in original:
+        return False
+    if ANY_FENCE_OPEN.search(lifted):
+        return False
+    lines = lifted.split("\n")
+    marks = [i for i, line in enumerate(lines) if FENCE_MARK.fullmatch(line)]
+    return len(marks) == count and all(
+        (i == 0 or not lines[i - 1]) and (i == len(lines) - 1 or not lines[i + 1]) for i in marks)
+
+
+def _highlight_fence(block: str) -> str:
+    """pymdownx.highlight's HTML for a fence without options (stripped, as it strips it)."""
+    from pygments import highlight
+
+    lines = block.removesuffix("\n").split("\n")
+    language = SIMPLE_FENCE_OPEN.fullmatch(lines[0]).group(2) or ""
+    # Python-Markdown empties lines of spaces before superfences sees them
+    code = "\n".join("" if not line.strip(" ") else line for line in lines[1:-1])
+    return highlight(code, _lexer(language), _formatter()).strip()
+
+
+@functools.cache
+def _lexer(language: str) -> Lexer:
+    """One lexer per language for the whole export (a pygments lexer can be reused for any number of
+    texts); an unknown or missing language is plain text, as in pymdownx.highlight without guessing."""
+    from pygments.lexers import get_lexer_by_name
+
+    try:
+        return get_lexer_by_name(language, stripnl=True)
+    except Exception:  # pymdownx.highlight treats any failure as an unknown language
+        return get_lexer_by_name("text", stripnl=True)
+
+
+@functools.cache
+def _formatter() -> HtmlFormatter:
+    """pymdownx.highlight's block formatter, as set up when no line numbers, lines or title are asked for."""
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(cssclass="highlight", wrapcode=True)
+
+
+# Lines that Python-Markdown leaves as they are, but for `code` spans: no markup characters, no
+# line that starts a block (list, heading, quote, numbered item), no hard line breaks. A code span
+# here is one backtick each side with printable ASCII inside, no backslash, and no `<` or `&` that
+# Python-Markdown's HTML scanner would read as a tag, comment or entity (it runs before code spans
+# are found); its content is only trimmed and escaped.
+PLAIN_CHAR = r"[A-Za-z0-9 ,.;:?!'\"()/%=+\-]"
+EDGE_CHAR = r"[A-Za-z0-9,.;:?!'\"()/%=+\-]"  # no space at either end of a line
+CODE_SPAN = r"`((?:[ -%'-;=-\[\]-_a-~]|&(?![A-Za-z#])|<(?![A-Za-z!/?]))+)`"
+PLAIN_LINE = re.compile(rf"(?:{EDGE_CHAR}|{CODE_SPAN})(?:(?:{PLAIN_CHAR}|{CODE_SPAN})*(?:{EDGE_CHAR}|{CODE_SPAN}))?")
+CODE_SPANS = re.compile(CODE_SPAN)
 BLOCK_START = re.compile(r"^\s*(?:[-+*>#=]|\d+[.)]\s|$)|^\s{4}|\s{2}$")
 
 
 def markdown_to_html(text: str) -> str:
-    """Python-Markdown's HTML for `text`, skipping the converter for plain one-paragraph text.
+    """Python-Markdown's HTML for `text`, skipping the converter for plain paragraphs.
 
-    Building the document tree costs about 0.5 ms a field; most short answers are plain sentences
-    whose HTML is known in advance (a test checks the shortcut against Python-Markdown itself).
+    Building the document tree costs about 0.2 ms a field; most answers are plain sentences, maybe
+    with `code`, whose HTML is known in advance (a test checks the shortcut against Python-Markdown).
     """
-    stripped = text.strip("\n")
-    lines = stripped.split("\n")
-    if stripped and all(PLAIN_LINE.fullmatch(line) and not BLOCK_START.search(line) for line in lines):
-        return "<p>" + "\n".join(lines) + "</p>"
+    paragraphs = _plain_paragraphs(text)
+    if paragraphs is not None:
+        return "\n".join(f"<p>{body}</p>" for body in paragraphs)
     return _markdown().reset().convert(text)
 
 
+def _plain_paragraphs(text: str) -> list[str] | None:
+    """The HTML inside each paragraph when `text` is plain paragraphs separated by blank lines, else None."""
+    paragraphs: list[list[str]] = [[]]
+    for line in text.strip("\n").split("\n"):
+        if not line:
+            if paragraphs[-1]:
+                paragraphs.append([])
+        elif "``" in line or not PLAIN_LINE.fullmatch(line) or BLOCK_START.search(line):
+            return None  # two backticks in a row pair up differently
+        else:
+            paragraphs[-1].append(CODE_SPANS.sub(_code_html, line) if "`" in line else line)
+    return ["\n".join(lines) for lines in paragraphs if lines] or None
+
+
+def _code_html(match: re.Match[str]) -> str:
+    return "<code>" + html.escape(match.group(1).strip(), quote=False) + "</code>"
+
+
 def _rewrite_images(text: str, deck_file: Path, media: MediaSet) -> str:
+    if "![" not in text and "<" not in text:
+        return text  # neither pattern can match: skip two regex scans on most text
     def replace(match: re.Match[str]) -> str:
         name = media.name_for(match.group(1), deck_file)
         if name is None:
@@ -246,13 +375,23 @@ def _rewrite_images(text: str, deck_file: Path, media: MediaSet) -> str:
 
 def sanitize(fragment: str) -> str:
     """Allow-list HTML cleaning: no scripts, event handlers or javascript: URLs reach Anki."""
+    return _cleaner()(fragment)
+
+
+@functools.cache
+def _cleaner() -> Callable[[str], str]:
+    """nh3's cleaner for our allow-list, built once: nh3.clean builds it anew on every call, which is
+    most of its cost for a short field (nh3 before 0.3 has no reusable Cleaner)."""
     import nh3
 
     attributes = {tag: set(attrs) for tag, attrs in nh3.ALLOWED_ATTRIBUTES.items()}
     for tag in ("span", "div", "code", "pre", "td", "th"):
         attributes.setdefault(tag, set()).add("class")
     attributes.setdefault("img", set()).update({"src", "alt", "title"})
-    return nh3.clean(fragment, attributes=attributes, url_schemes={"http", "https"}, link_rel=None)
+    options = {"attributes": attributes, "url_schemes": {"http", "https"}, "link_rel": None}
+    if hasattr(nh3, "Cleaner"):
+        return nh3.Cleaner(**options).clean
+    return functools.partial(nh3.clean, **options)
 
 
 def _package_class():
