@@ -159,13 +159,13 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
                         ("desired_retention", retention)):
         if value is not None:
             setattr(config, name, value)
-    cards = _index(decks_dir)
-    _warn_problems(cards)
-    card_ids = cards.ids(deck, tag)
+    deck_index = _index(decks_dir)
+    _warn_problems(deck_index)
+    card_ids = deck_index.ids(deck, tag)
     if not card_ids:
         raise PrepError(f"no cards match{' --deck ' + deck if deck else ''}{' --tag ' + tag if tag else ''}")
     with Store(paths.database_path()) as store:
-        session = Session(store, card_ids, cards.card, config, paths.now, limit)
+        session = Session(store, card_ids, deck_index.card, config, paths.now, limit)
         from prep import plan as planner
 
         session.plan = planner.load_saved(paths.data_dir())
@@ -178,7 +178,7 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
         console = Console(highlight=False)
         screens = render.ScreenCache(paths.cache_dir() / "screens.db")
         with drill.KeyboardMode(sys.stdin.fileno()):
-            summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), cards.root, screens)
+            summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), deck_index.root, screens)
         console.print()
         console.print(drill.summary_text(summary, paths.now()))
         from prep import backup

@@ -171,14 +171,12 @@ def parse_file(path: Path, root: Path, cache=None, digests: dict[Path, tuple[byt
         data = path.read_bytes()
     except OSError as error:
         return [], [Problem(shown, 1, f"cannot read file: {error.strerror}")]
+    key, names_images = file_digest(data)
     if digests is not None:
-        digests[path] = file_digest(data)
-    key = None
+        digests[path] = (key, names_images)
     # Files that reference images are always parsed: the images can change without the file changing.
-    if cache is not None and b"<img" not in data and b"![" not in data:
-        from prep.cache import digest
-
-        key = digest(data)
+    use_cache = cache is not None and not names_images
+    if use_cache:
         relative = os.path.relpath(path, root)
         cached = cache.get(relative, key, path, shown)
         if cached is not None:
@@ -191,7 +189,7 @@ def parse_file(path: Path, root: Path, cache=None, digests: dict[Path, tuple[byt
     text = text.lstrip("\ufeff").replace("\r\n", "\n")
     parser = _MarkdownParser if path.suffix.lower() == ".md" else _YamlParser
     notes, problems = parser(path, shown, root, text).parse()
-    if key is not None:
+    if use_cache:
         cache.put(relative, key, notes, problems)
     return notes, problems
 

@@ -103,12 +103,7 @@ def drill(session: Session, console: Console, keys: Callable[[], str], root: "de
 def prepare_next_session(session: Session, console: Console, screens: render.ScreenCache) -> None:
     """Draw (off screen, into the cache) the cards likely to open the next session, so it starts fast."""
     for card in session.upcoming():
-        front, _ = render.card_sides(card)
-        key = screens.key(front, console)
-        if screens.get(key) is None:
-            with console.capture() as capture:
-                console.print(render.markdown(front))
-            screens.put(key, capture.get())
+        screens.text_for(render.card_sides(card)[0], console)
     screens.prune()
 
 

@@ -176,13 +176,9 @@ class HtmlCache:
         """Keep what this export used (so the cache never grows past one collection's fields)."""
         if self.path is None or set(self.fresh) == self.stored:
             return
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}")
-            temporary.write_bytes(marshal.dumps((_versions(), self.fresh)))
-            os.replace(temporary, self.path)
-        except OSError:
-            pass
+        from prep.cache import write_atomically
+
+        write_atomically(self.path, marshal.dumps((_versions(), self.fresh)))
 
 
 def _render_plain(source: str) -> str:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prep import __version__, decks
+from prep.cache import file_for, note_from_row, note_row, write_atomically
 from prep.model import Card, Note, Problem
 
 VERSION = 2  # bump whenever the payload's layout changes
@@ -89,8 +90,7 @@ class DeckIndex:
             unchanged = False
         stored = self._stored_notes(file_index, path) if unchanged else None
         if stored is None:  # edited since the snapshot (or the texts are unreadable): parse it
-            parsed, _ = decks.parse_file(path, self.root)
-            stored = [note for note in parsed if note.id is not None]
+            stored, _ = decks.parse_file(path, self.root)
         return {note.id: note for note in stored if note.id is not None}
 
     def _stored_notes(self, file_index: int, path: Path) -> list[Note] | None:
@@ -104,7 +104,7 @@ class DeckIndex:
                     return None
                 texts.seek(offset)
                 rows = marshal.loads(texts.read(length))
-            return [Note(r[0], r[1], path, r[2], r[3], r[4], r[5], r[6], list(r[7]), r[8]) for r in rows]
+            return [note_from_row(row, path) for row in rows]
         except (OSError, EOFError, ValueError, TypeError, IndexError):
             return None
 
@@ -114,7 +114,7 @@ def load(root: Path, cache_dir: Path | None = None) -> DeckIndex:
     root = Path(root)
     if cache_dir is None:
         return from_collection(decks.load(root))
-    snapshot = cache_dir / f"index-{hashlib.blake2b(str(root.resolve()).encode(), digest_size=8).hexdigest()}.marshal"
+    snapshot = file_for(cache_dir, "index", root)
     files = decks.find_deck_files(root)
     digests = {}
     for path in files:
@@ -200,8 +200,7 @@ def _write(snapshot: Path, key: bytes | None, index: DeckIndex) -> None:
         return
     by_file: list[list[tuple]] = [[] for _ in index.files]
     for note, file_index in zip(index.notes, index.note_files):
-        by_file[file_index].append((note.id, note.deck, note.line, note.q, note.a, note.cloze, note.extra,
-                                    tuple(note.tags), note.reverse))
+        by_file[file_index].append(note_row(note))
     blobs = [marshal.dumps(rows) for rows in by_file]
     spans, offset = [], len(key)
     for blob in blobs:
@@ -210,11 +209,5 @@ def _write(snapshot: Path, key: bytes | None, index: DeckIndex) -> None:
     payload = ([str(f) for f in index.files], [(p.path, p.line, p.message) for p in index.problems],
                index.note_ids, index.note_decks, index.note_tags, index.note_files, index.card_ids, index.card_notes,
                spans)
-    try:
-        snapshot.parent.mkdir(parents=True, exist_ok=True)
-        for target, data in ((_texts_path(snapshot), key + b"".join(blobs)), (snapshot, marshal.dumps((key, payload)))):
-            temporary = target.with_name(f".{target.name}.{os.getpid()}")
-            temporary.write_bytes(data)
-            os.replace(temporary, target)
-    except OSError:
-        pass  # only speed is lost
+    write_atomically(_texts_path(snapshot), key + b"".join(blobs))
+    write_atomically(snapshot, marshal.dumps((key, payload)))

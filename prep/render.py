@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sqlite3
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,14 +72,7 @@ def show_markdown(console: "Console", source: str, screens: "ScreenCache | None"
     if screens is None:
         console.print(markdown(source))
         return
-    key = screens.key(source, console)
-    text = screens.get(key)
-    if text is None:
-        with console.capture() as capture:
-            console.print(markdown(source))
-        text = capture.get()
-        screens.put(key, text)
-    console.file.write(text)
+    console.file.write(screens.text_for(source, console))
     console.file.flush()
 
 
@@ -91,8 +86,6 @@ class ScreenCache:
     """
 
     def __init__(self, path: Path) -> None:
-        import sqlite3
-
         self.db: sqlite3.Connection | None = None
         self.stamp = _library_stamp()
         try:
@@ -104,6 +97,17 @@ class ScreenCache:
         except (OSError, sqlite3.Error):
             self.close()
 
+    def text_for(self, source: str, console: "Console") -> str:
+        """The terminal output of a card side: from the cache, or rendered now and kept."""
+        key = self.key(source, console)
+        text = self.get(key)
+        if text is None:
+            with console.capture() as capture:
+                console.print(markdown(source))
+            text = capture.get()
+            self.put(key, text)
+        return text
+
     def key(self, source: str, console: "Console") -> bytes:
         import hashlib
 
@@ -111,48 +115,35 @@ class ScreenCache:
         return hashlib.blake2b((context + source).encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
     def get(self, key: bytes) -> str | None:
-        import sqlite3
-        import time
-
-        if self.db is None:
+        now = int(time.time())
+        row = self._execute("SELECT text FROM screens WHERE key = ?", key)
+        found = row.fetchone() if row is not None else None
+        if not found or not isinstance(found[0], str):
             return None
-        try:
-            row = self.db.execute("SELECT text FROM screens WHERE key = ?", (key,)).fetchone()
-            if row:  # mark it used (at most once a day: no write on most draws)
-                now = int(time.time())
-                self.db.execute("UPDATE screens SET used = ? WHERE key = ? AND used < ?", (now, key, now - 86400))
-        except sqlite3.Error:
-            return None
-        return row[0] if row and isinstance(row[0], str) else None
+        # mark it used (at most once a day: no write on most draws)
+        self._execute("UPDATE screens SET used = ? WHERE key = ? AND used < ?", now, key, now - 86400)
+        return found[0]
 
     def put(self, key: bytes, text: str) -> None:
-        import sqlite3
-        import time
-
-        if self.db is None:
-            return
-        try:
-            self.db.execute("INSERT OR REPLACE INTO screens (key, text, used) VALUES (?, ?, ?)",
-                            (key, text, int(time.time())))
-        except sqlite3.Error:
-            pass
+        self._execute("INSERT OR REPLACE INTO screens (key, text, used) VALUES (?, ?, ?)", key, text, int(time.time()))
 
     def prune(self, days: int = 120) -> None:
         """Forget screens not drawn for `days` (cards since edited or deleted, other terminal widths)."""
-        import sqlite3
-        import time
-
-        if self.db is None:
-            return
-        try:
-            self.db.execute("DELETE FROM screens WHERE used < ?", (int(time.time()) - days * 86400,))
-        except sqlite3.Error:
-            pass
+        self._execute("DELETE FROM screens WHERE used < ?", int(time.time()) - days * 86400)
 
     def close(self) -> None:
         if self.db is not None:
             self.db.close()
             self.db = None
+
+    def _execute(self, sql: str, *parameters: object) -> sqlite3.Cursor | None:
+        """Run one statement; None when the cache is unusable (that only costs a re-render)."""
+        if self.db is None:
+            return None
+        try:
+            return self.db.execute(sql, parameters)
+        except sqlite3.Error:
+            return None
 
 
 def _library_stamp() -> str:

@@ -105,12 +105,17 @@ class Session:
             card_id = self._next_id()
             if card_id is None:
                 return None
-            card = self.loaded.get(card_id) or self.load_card(card_id)
+            card = self._card(card_id)
             if card is not None:
-                self.loaded[card_id] = card
                 return card
             # Removed from its deck file since the session started: leave it out for this session.
             self.skipped_now.add(card_id)
+
+    def _card(self, card_id: str) -> Card | None:
+        card = self.loaded.get(card_id) or self.load_card(card_id)
+        if card is not None:
+            self.loaded[card_id] = card
+        return card
 
     def _next_id(self) -> str | None:
         if self.limit is not None and self.done >= self.limit:
@@ -147,19 +152,14 @@ class Session:
         the reviews falling due next, and the next new cards in deck order."""
         import heapq
 
-        left = [c for c in self.card_ids if c not in self.skipped_now]
         learning = heapq.nsmallest(per_queue, (c for c in self.learning if c not in self.skipped_now),
                                    key=lambda c: self.states[c].due)
-        dues = ((known[1], c) for c in left if (known := self.states.kind_and_due(c)) is not None
-                and known[0] == REVIEW_STATE)
+        dues = ((known[1], c) for c in self.card_ids if c not in self.skipped_now
+                and (known := self.states.kind_and_due(c)) is not None and known[0] == REVIEW_STATE)
         reviews = [c for _, c in heapq.nsmallest(per_queue, dues)]
         fresh = [c for c in self.new if c not in self.skipped_now][:per_queue]
-        chosen = []
-        for card_id in dict.fromkeys(learning + reviews + fresh):
-            card = self.loaded.get(card_id) or self.load_card(card_id)
-            if card is not None:
-                chosen.append(card)
-        return chosen
+        cards = (self._card(card_id) for card_id in dict.fromkeys(learning + reviews + fresh))
+        return [card for card in cards if card is not None]
 
     def preview(self, card: Card) -> dict[int, timedelta]:
         return sched.preview(self.scheduler, self.states.get(card.id), card.id, self.clock())
@@ -222,10 +222,10 @@ class Session:
         """When the next card in scope falls due after now (None: nothing scheduled or new)."""
         now = to_ms(self.clock())
         dues = (self.states.kind_and_due(card_id) for card_id in self.card_ids)
-        later = [from_ms(known[1]) for known in dues if known is not None and known[1] > now]
+        later = [known[1] for known in dues if known is not None and known[1] > now]
         if self.new:  # new cards wait for tomorrow's quota
-            later.append(self.day_end)
-        return min(later) if later else None
+            later.append(to_ms(self.day_end))
+        return from_ms(min(later)) if later else None
 
     def _dequeue(self, card_id: str, was_new: bool, was_review: bool) -> None:
         if was_new and card_id in self.new:
