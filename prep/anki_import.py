@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from prep import decks
+from prep import formats
+from prep.paths import display_path
 from prep.errors import PrepError
 
 MAX_ENTRY_BYTES = 1 << 30  # 1 GiB uncompressed per entry
@@ -199,7 +200,7 @@ def html_to_markdown(field_html: str, media: "MediaCopier", warnings: list[str],
             source = base64.b64decode(mark.group(2)).decode()
             # images: the source names them by their path, the HTML by their packed name, in the same order
             packed = re.findall(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", rest, flags=re.I)
-            for reference, name in zip(decks.image_paths(source), packed):
+            for reference, name in zip(formats.image_paths(source), packed):
                 media.copy_as(html.unescape(name), reference, warnings, where)
             return source
         field_html = rest  # edited in Anki since: convert what is there now
@@ -269,18 +270,19 @@ class MediaCopier:
 # -- deck files ----------------------------------------------------------------------------
 def card_id_for(guid: str) -> str:
     """prep ids come back from prep's own GUIDs; other notes get an id derived from their GUID."""
-    if guid.startswith(PREP_GUID) and decks.ID_PATTERN.match(guid[len(PREP_GUID):]):
+    if guid.startswith(PREP_GUID) and formats.ID_PATTERN.match(guid[len(PREP_GUID):]):
         return guid[len(PREP_GUID):]
     return "anki-" + hashlib.blake2b(guid.encode(), digest_size=6).hexdigest()
 
 
-def _slug(part: str) -> str:
+def slug(part: str) -> str:
+    """A file or folder name for an Anki deck name (its level, lower-cased, punctuation as dashes)."""
     slug = re.sub(r"[^a-z0-9]+", "-", part.lower()).strip("-")
     return slug or "deck-" + hashlib.blake2b(part.encode(), digest_size=3).hexdigest()
 
 
 def deck_file_for(deck_name: str, into: Path) -> Path:
-    parts = [_slug(p) for p in deck_name.split("::")]
+    parts = [slug(p) for p in deck_name.split("::")]
     return into.joinpath(*parts[:-1], parts[-1] + ".yaml")
 
 
@@ -400,7 +402,7 @@ def import_package(package: Path, into: Path, store, schedule) -> Report:
                 if target.read_text(encoding="utf-8") == text:
                     report.files_unchanged += 1
                     continue
-                report.warnings.append(f"{decks.display_path(target)} exists with other content; left unchanged "
+                report.warnings.append(f"{display_path(target)} exists with other content; left unchanged "
                                        "(move it away to import it again)")
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -419,16 +421,14 @@ def _valid_entries(entries: list[dict], target: Path, into: Path, deck_name: str
     """Keep the cards that pass the same validation as `prep check`, so imports never write problems."""
     from prep.model import Note
 
-    checker = decks._YamlParser(target, decks.display_path(target), into, "")
     kept = []
     for entry in entries:
-        before = len(checker.problems)
         note = Note(id=entry["id"], deck=deck_name, path=target, line=1, q=entry.get("q", ""), a=entry.get("a", ""),
                     cloze=entry.get("cloze", ""), extra=entry.get("extra", ""), tags=entry.get("tags", []),
                     reverse=entry.get("reverse", False))
-        checker.finish_note(note, {})
-        if len(checker.problems) > before:
-            reasons = "; ".join(p.message for p in checker.problems[before:])
+        problems = formats.validate_note(note, into)
+        if problems:
+            reasons = "; ".join(p.message for p in problems)
             warnings.append(f"note {entry['id']}: {reasons}; skipped")
         else:
             kept.append(entry)

@@ -1,24 +1,38 @@
-"""A cache of parsed deck files keyed by their content, so unchanged files are not parsed again.
+"""The one cache: a SQLite file in the user cache folder holding parsed deck files, card indexes, drawn
+screens and rendered HTML.
 
-It is an optimisation only: entries are looked up by a hash of the file's bytes (a changed file
-always misses), the file is plain `marshal` data (no code runs on load), and anything unreadable
-or of another version is ignored and rebuilt.
+It is an optimisation only. Parsed files are keyed by their path relative to the decks folder and a
+digest of their bytes (a changed file always misses); the card index of a decks folder is keyed by a
+digest of every file's path and bytes. Entries are plain `marshal` data (no code runs on load). Any
+error, lock, damaged or foreign file counts as a miss and the entry is rebuilt; deleting the folder
+loses nothing. The current folder is part of no key, so shells in different folders share entries.
 """
 
 from __future__ import annotations
 
-import hashlib
 import marshal
-import os
+import sqlite3
+import time
 from pathlib import Path
 
 from prep import __version__
-from prep.model import Note, Problem
+from prep.model import Note
 
-VERSION = 4  # bump whenever parsing or validation changes what a file yields
+SCHEMA = 1  # bump whenever a table's layout or an entry's shape changes: the old file is replaced
+PRUNE_DAYS = 120  # entries not used for this long are dropped (edited files, other terminal widths)
+# Files of the caches earlier versions kept in the data folder; removed once.
+OLD_CACHE_PATTERNS = ("decks-*.marshal", "index-*.marshal", "index-*.texts", "screens.db", "screens.db-*",
+                      "html.marshal", ".*.marshal.*")
 
-# One cached file: (content digest, note rows, problem tuples)
-Entry = tuple[bytes, list[tuple], list[tuple]]
+_TABLES = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (relpath TEXT NOT NULL, digest BLOB NOT NULL, data BLOB NOT NULL,
+                                  used INTEGER NOT NULL, PRIMARY KEY (relpath, digest));
+CREATE TABLE IF NOT EXISTS indexes (root TEXT PRIMARY KEY, key BLOB NOT NULL, data BLOB NOT NULL,
+                                    used INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS screens (key BLOB PRIMARY KEY, text TEXT NOT NULL, used INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS html (key BLOB PRIMARY KEY, html TEXT NOT NULL, used INTEGER NOT NULL);
+"""
 
 
 def note_row(note: Note) -> tuple:
@@ -31,64 +45,188 @@ def note_from_row(row: tuple, path: Path) -> Note:
     return Note(row[0], row[1], path, row[2], row[3], row[4], row[5], row[6], list(row[7]), row[8])
 
 
-def file_for(folder: Path, kind: str, root: Path) -> Path:
-    """The cache file of one kind for one decks folder (each folder has its own)."""
-    return folder / f"{kind}-{hashlib.blake2b(str(root.resolve()).encode(), digest_size=8).hexdigest()}.marshal"
+class Cache:
+    """One connection to the cache file; every method is a miss or a no-op when the cache is unusable."""
 
+    def __init__(self, folder: Path | None) -> None:
+        self.db: sqlite3.Connection | None = None
+        if folder is None:
+            return
+        path = Path(folder) / "cache.db"
+        fresh = not path.exists()
+        for attempt in (1, 2):
+            try:
+                self._open(path)
+                break
+            except sqlite3.DatabaseError as error:
+                self.close()
+                if attempt == 2 or isinstance(error, sqlite3.OperationalError):
+                    return  # locked, read-only, disk full: run without the cache this time
+                _remove_database(path)  # damaged or not a database: start a new one
+                fresh = True
+            except (OSError, sqlite3.Error):
+                self.close()
+                return
+        if fresh:
+            _remove_old_caches()
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` in one step (readers see the old file or the new one, never half);
-    failures are ignored: a cache that is not written only costs speed next time."""
-    try:
+    def _open(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        self.db = sqlite3.connect(path, timeout=0.2, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")  # readers never wait for a writer
+        self.db.execute("PRAGMA synchronous=OFF")  # a lost write costs one re-parse, nothing else
+        self.db.executescript(_TABLES)
+        stamp = f"{SCHEMA}:{__version__}"
+        found = self.db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if found is None or found[0] != stamp:
+            self._reset(stamp)
+
+    def _reset(self, stamp: str) -> None:
+        assert self.db is not None
+        self.db.execute("BEGIN IMMEDIATE")
+        for table in ("files", "indexes", "screens", "html"):
+            self.db.execute(f"DELETE FROM {table}")
+        self.db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema', ?)", (stamp,))
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+
+    def __enter__(self) -> "Cache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- parsed deck files ----------------------------------------------------------------
+    def file(self, relpath: str, digest: bytes) -> object | None:
+        """What parsing this file's bytes gave last time (the loader's own marshal-able tuple)."""
+        return self._load(self._one("SELECT data FROM files WHERE relpath = ? AND digest = ?", relpath, digest))
+
+    def put_files(self, entries: list[tuple[str, bytes, object]]) -> None:
+        now = int(time.time())
+        self._many("INSERT OR REPLACE INTO files (relpath, digest, data, used) VALUES (?, ?, ?, ?)",
+                   [(relpath, digest, marshal.dumps(data), now) for relpath, digest, data in entries])
+
+    def touch_files(self, keys: list[tuple[str, bytes]]) -> None:
+        """Mark files as still in use (so pruning keeps them)."""
+        now = int(time.time())
+        self._many("UPDATE files SET used = ? WHERE relpath = ? AND digest = ? AND used < ?",
+                   [(now, relpath, digest, now - 86400) for relpath, digest in keys])
+
+    # -- card indexes ------------------------------------------------------------------------
+    def index(self, root: str, key: bytes) -> object | None:
+        """The card index last built for the decks folder `root`, if it was built from the same files (`key`)."""
+        row = self._row("SELECT key, data FROM indexes WHERE root = ?", root)
+        if row is None or row[0] != key:
+            return None
+        return self._load(row[1])
+
+    def put_index(self, root: str, key: bytes, data: object) -> None:
+        self._many("INSERT OR REPLACE INTO indexes (root, key, data, used) VALUES (?, ?, ?, ?)",
+                   [(root, key, marshal.dumps(data), int(time.time()))])
+
+    # -- drawn screens and rendered HTML -------------------------------------------------------
+    def screen(self, key: bytes) -> str | None:
+        text = self._one("SELECT text FROM screens WHERE key = ?", key)
+        if not isinstance(text, str):
+            return None
+        now = int(time.time())  # marked used at most once a day: no write on most draws
+        self._many("UPDATE screens SET used = ? WHERE key = ? AND used < ?", [(now, key, now - 86400)])
+        return text
+
+    def put_screen(self, key: bytes, text: str) -> None:
+        self._many("INSERT OR REPLACE INTO screens (key, text, used) VALUES (?, ?, ?)", [(key, text, int(time.time()))])
+
+    def html(self, keys: list[bytes]) -> dict[bytes, str]:
+        """The rendered HTML stored for any of `keys`."""
+        found: dict[bytes, str] = {}
+        if self.db is None:
+            return found
+        for start in range(0, len(keys), 500):  # SQLite limits the number of parameters
+            chunk = keys[start:start + 500]
+            rows = self._rows(f"SELECT key, html FROM html WHERE key IN ({','.join('?' * len(chunk))})", *chunk)
+            found.update((key, text) for key, text in rows if isinstance(text, str))
+        return found
+
+    def put_html(self, rendered: dict[bytes, str]) -> None:
+        now = int(time.time())
+        self._many("INSERT OR REPLACE INTO html (key, html, used) VALUES (?, ?, ?)",
+                   [(key, text, now) for key, text in rendered.items()])
+
+    def touch_html(self, keys: list[bytes]) -> None:
+        now = int(time.time())
+        self._many("UPDATE html SET used = ? WHERE key = ? AND used < ?", [(now, key, now - 86400) for key in keys])
+
+    def prune(self, days: int = PRUNE_DAYS) -> None:
+        """Forget entries not used for `days`."""
+        cutoff = int(time.time()) - days * 86400
+        for table in ("files", "indexes", "screens", "html"):
+            self._many(f"DELETE FROM {table} WHERE used < ?", [(cutoff,)])
+
+    # -- plumbing: every failure is a miss ------------------------------------------------------
+    def _rows(self, sql: str, *parameters: object) -> list[tuple]:
+        if self.db is None:
+            return []
+        try:
+            return self.db.execute(sql, parameters).fetchall()
+        except sqlite3.Error:
+            return []
+
+    def _row(self, sql: str, *parameters: object) -> tuple | None:
+        rows = self._rows(sql, *parameters)
+        return rows[0] if rows else None
+
+    def _one(self, sql: str, *parameters: object) -> object | None:
+        row = self._row(sql, *parameters)
+        return row[0] if row else None
+
+    def _many(self, sql: str, rows: list[tuple]) -> None:
+        if self.db is None or not rows:
+            return
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                self.db.executemany(sql, rows)
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+        except sqlite3.Error:
+            pass  # locked by another prep, disk full, read-only: only speed next time is lost
+
+    @staticmethod
+    def _load(blob: object) -> object | None:
+        if not isinstance(blob, bytes):
+            return None
+        try:
+            return marshal.loads(blob)
+        except (EOFError, ValueError, TypeError):
+            return None
+
+
+def _remove_database(path: Path) -> None:
+    for name in (path.name, path.name + "-wal", path.name + "-shm"):
+        try:
+            (path.parent / name).unlink()
+        except FileNotFoundError:
+            pass
+
+
+def _remove_old_caches() -> None:
+    """Delete the cache files earlier versions kept in the data folder, beside the review history."""
+    from prep import paths
+
+    try:
+        old = paths.data_dir() / "cache"
+        if not old.is_dir() or old.is_symlink():
+            return
+        for pattern in OLD_CACHE_PATTERNS:
+            for path in old.glob(pattern):
+                if path.is_file() and not path.is_symlink():
+                    path.unlink()
+        old.rmdir()  # only if nothing else is in it
     except OSError:
         pass
-
-
-class DeckCache:
-    """Parsed notes per deck file of one decks folder, loaded once and saved if anything changed."""
-
-    def __init__(self, folder: Path, root: Path) -> None:
-        self.path = file_for(folder, "decks", root)
-        self.entries: dict[str, Entry] = {}
-        self.used: set[str] = set()
-        self.dirty = False
-        try:
-            data = marshal.loads(self.path.read_bytes())
-            if isinstance(data, tuple) and len(data) == 3 and data[0] == VERSION and data[1] == __version__:
-                self.entries = data[2]
-        except (OSError, EOFError, ValueError, TypeError):
-            self.entries = {}
-
-    def get(self, relative: str, content_digest: bytes, path: Path, shown: str) -> tuple[list[Note], list[Problem]] | None:
-        entry = self.entries.get(relative)
-        if not entry or entry[0] != content_digest:
-            return None
-        try:
-            notes = [note_from_row(row, path) for row in entry[1]]
-            problems = [Problem(shown, p[0], p[1]) for p in entry[2]]
-        except (IndexError, TypeError):
-            return None
-        self.used.add(relative)
-        return notes, problems
-
-    def put(self, relative: str, content_digest: bytes, notes: list[Note], problems: list[Problem]) -> None:
-        self.entries[relative] = (
-            content_digest,
-            [note_row(note) for note in notes],
-            [(p.line, p.message) for p in problems],
-        )
-        self.used.add(relative)
-        self.dirty = True
-
-    def save(self) -> None:
-        """Write back (dropping files that no longer exist); failures only cost speed next time."""
-        stale = set(self.entries) - self.used
-        if not self.dirty and not stale:
-            return
-        for relative in stale:
-            del self.entries[relative]
-        write_atomically(self.path, marshal.dumps((VERSION, __version__, self.entries)))

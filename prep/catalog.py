@@ -22,7 +22,7 @@ class Entry:
         return sum(self.counts.values())
 
 
-def entries(collection: decks.Collection) -> list[Entry]:
+def entries(collection: decks.Decks) -> list[Entry]:
     """One entry per deck file, in deck order."""
     by_path: dict[Path, Entry] = {}
     root = collection.root.resolve()
@@ -43,7 +43,7 @@ def area_of(entry: Entry) -> str:
     return parts[0] if len(parts) > 1 else "(top level)"
 
 
-def markdown(collection: decks.Collection) -> str:
+def markdown(collection: decks.Decks) -> str:
     """decks/README.md: a table per area so authors see what exists before adding."""
     rows = entries(collection)
     lines = [

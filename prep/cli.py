@@ -48,19 +48,19 @@ def cli() -> None:
     """
 
 
-def _collection(decks_dir: str | None):
-    """Every note with its text (for commands that use them all, like export)."""
-    from prep import decks, paths as where
+def _cache():
+    """The one cache (parsed decks, card index, drawn screens, HTML); use it in a `with` block."""
+    from prep import paths
+    from prep.cache import Cache
 
-    root = where.resolve_decks(decks_dir)
-    return decks.load(root, cache_dir=where.cache_dir())
+    return Cache(paths.cache_dir())
 
 
-def _index(decks_dir: str | None):
-    """Every card's id and deck, texts read on demand (fast when the decks are unchanged)."""
-    from prep import index, paths as where
+def _decks(decks_dir: str | None, cache):
+    """The decks folder in use, loaded: every card's id and deck; texts read when asked for."""
+    from prep import decks, paths
 
-    return index.load(where.resolve_decks(decks_dir), cache_dir=where.cache_dir())
+    return decks.load(paths.resolve_decks(decks_dir), cache)
 
 
 def _config(settings: tuple[str, ...]):
@@ -92,18 +92,24 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
 
     PATHS are deck files or folders (default: the whole decks folder). Exits 1 when any problem is found.
     """
-    from prep import decks, fix as fixer, index, paths as where
+    from prep import decks, fix as fixer, paths as where
 
     root = where.resolve_decks(decks_dir)
     targets = [Path(p) for p in paths] or [root]
     if any(not t.resolve().is_relative_to(root.resolve()) for t in targets):
         first = targets[0]
         root = first if first.is_dir() else first.parent
-    if fix:
-        files = [f for t in targets for f in decks.find_deck_files(t)]
-        for fixed in fixer.fix_ids(root, files, decks.ids_in_use(root)):
-            click.echo(f"{decks.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'")
-    found = index.load(root, cache_dir=where.cache_dir())
+    with _cache() as cache:
+        found = decks.load(root, cache)
+        if fix:
+            # only files with problems can lack an id; unchanged files come from the cache when loaded again
+            with_problems = {found.files[p.file] for p in found.raw_problems}
+            files = [f for t in targets for f in decks.find_deck_files(t) if f in with_problems]
+            fixed_ids = fixer.fix_ids(root, files, found.ids_in_use())
+            for fixed in fixed_ids:
+                click.echo(f"{where.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'")
+            if fixed_ids:
+                found = decks.load(root, cache)
     problems, files, card_count = found.problems, found.files, len(found.note_ids)
     if paths:  # report only on the given files, though duplicates are judged against all decks
         wanted = [t.resolve() for t in targets]
@@ -159,36 +165,37 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
                         ("desired_retention", retention)):
         if value is not None:
             setattr(config, name, value)
-    deck_index = _index(decks_dir)
-    _warn_problems(deck_index)
-    card_ids = deck_index.ids(deck, tag)
-    if not card_ids:
-        raise PrepError(f"no cards match{' --deck ' + deck if deck else ''}{' --tag ' + tag if tag else ''}")
-    with Store(paths.database_path()) as store:
-        session = Session(store, card_ids, deck_index.card, config, paths.now, limit)
-        from prep import plan as planner
+    with _cache() as cache:
+        loaded = _decks(decks_dir, cache)
+        _warn_problems(loaded)
+        card_ids = loaded.ids(deck, tag)
+        if not card_ids:
+            raise PrepError(f"no cards match{' --deck ' + deck if deck else ''}{' --tag ' + tag if tag else ''}")
+        with Store(paths.database_path()) as store:
+            session = Session(store, card_ids, loaded.card, config, paths.now, limit)
+            from prep import plan as planner
 
-        session.plan = planner.load_saved(paths.data_dir())
-        if session.next_card() is None:
-            nxt = session.next_due()
-            click.echo("Nothing due right now." + (f" Next card due {render.when(nxt, paths.now())}." if nxt else ""))
-            return
-        from rich.console import Console
+            session.plan = planner.load_saved(paths.data_dir())
+            if session.next_card() is None:
+                nxt = session.next_due()
+                click.echo("Nothing due right now." + (f" Next card due {render.when(nxt, paths.now())}." if nxt else ""))
+                return
+            from rich.console import Console
 
-        console = Console(highlight=False)
-        screens = render.ScreenCache(paths.cache_dir() / "screens.db")
-        with drill.KeyboardMode(sys.stdin.fileno()):
-            summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), deck_index.root, screens)
-        console.print()
-        console.print(drill.summary_text(summary, paths.now()))
-        from prep import backup
+            console = Console(highlight=False)
+            screens = render.Screens(cache)
+            with drill.KeyboardMode(sys.stdin.fileno()):
+                summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), loaded, screens)
+            console.print()
+            console.print(drill.summary_text(summary, paths.now()))
+            from prep import backup
 
-        backup.daily_backup(paths.database_path(), session.day, config.backups_to_keep)
-        try:
-            drill.prepare_next_session(session, console, screens)
-        except KeyboardInterrupt:  # only speed next time is lost
-            pass
-        screens.close()
+            backup.daily_backup(paths.database_path(), session.day, config.backups_to_keep)
+            try:
+                drill.prepare_next_session(session, console, screens)
+                cache.prune()
+            except KeyboardInterrupt:  # only speed next time is lost
+                pass
 
 
 @cli.command()
@@ -205,18 +212,18 @@ def export(output: str, deck: str | None, tag: str | None, with_progress: bool, 
     """Write the decks as an Anki package (.apkg) that Anki imports and later updates in place."""
     from prep import export as exporter, paths
 
-    collection = _collection(decks_dir)
-    _warn_problems(collection)
-    if with_progress:
-        from prep.store import Store
+    with _cache() as cache:
+        loaded = _decks(decks_dir, cache)
+        _warn_problems(loaded)
+        if with_progress:
+            from prep.store import Store
 
-        config = _config(settings)
-        with Store(paths.database_path()) as store:
-            result = exporter.export(collection, Path(output), paths.now(), deck=deck, tag=tag,
-                                     progress=(store, config), cache_dir=paths.cache_dir())
-    else:
-        result = exporter.export(collection, Path(output), paths.now(), deck=deck, tag=tag,
-                                 cache_dir=paths.cache_dir())
+            config = _config(settings)
+            with Store(paths.database_path()) as store:
+                result = exporter.export(loaded, Path(output), paths.now(), deck=deck, tag=tag,
+                                         progress=(store, config), cache=cache)
+        else:
+            result = exporter.export(loaded, Path(output), paths.now(), deck=deck, tag=tag, cache=cache)
     if not result.notes:
         raise PrepError("no cards to export" + (f" for --deck {deck}" if deck else "") + (f" --tag {tag}" if tag else ""))
     click.echo(f"Wrote {result.path}: {result.notes} notes, {result.cards} cards, {result.media} media "
@@ -235,9 +242,10 @@ def stats(deck: str | None, tag: str | None, as_json: bool, settings: tuple[str,
     from prep.store import Store
 
     config = _config(settings)
-    index = _index(decks_dir)
+    with _cache() as cache:
+        loaded = _decks(decks_dir, cache)
     with Store(paths.database_path()) as store:
-        result = figures.compute(store, index.cards(deck, tag), paths.now(), config.day_starts_at,
+        result = figures.compute(store, loaded.cards_in_scope(deck, tag), paths.now(), config.day_starts_at,
                                  config.leech_threshold)
     if as_json:
         _echo_json(render.stats_json(result))
@@ -247,7 +255,7 @@ def stats(deck: str | None, tag: str | None, as_json: bool, settings: tuple[str,
     console = Console(highlight=False)
     for part in render.stats_view(result, config.leech_threshold):
         console.print(part)
-    _warn_problems(index)
+    _warn_problems(loaded)
 
 
 @cli.command()
@@ -346,7 +354,8 @@ def plan(interview_day: str, target: float, deck: str | None, tag: str | None, s
     except ValueError:
         raise click.BadParameter("use YYYY-MM-DD, e.g. 2026-12-15", param_hint="--interview") from None
     config = _config(settings)
-    cards = _index(decks_dir).cards(deck, tag)
+    with _cache() as cache:
+        cards = _decks(decks_dir, cache).cards_in_scope(deck, tag)
     with Store(paths.database_path()) as store:
         result = planner.make_plan(store, cards, config, paths.now(), interview, target)
     if save_plan:
@@ -397,7 +406,7 @@ def import_package(package: str, into: str | None, settings: tuple[str, ...], de
         if root.resolve() == paths.bundled_decks().resolve():
             raise PrepError("there is no decks folder of yours here to import into: "
                             "pass --into DIR (for example --into decks/anki)")
-        target = root / anki_import._slug(Path(package).stem)
+        target = root / anki_import.slug(Path(package).stem)
     else:
         target = Path(into)
     fsrs_scheduler = scheduler.make(config)
@@ -451,7 +460,9 @@ def catalog(as_markdown: bool, as_json: bool, decks_dir: str | None) -> None:
     """List the decks with their card counts by difficulty."""
     from prep import catalog as catalogue
 
-    collection = _collection(decks_dir)
+    with _cache() as cache:
+        collection = _decks(decks_dir, cache)
+        collection.notes  # read every text while the cache is open
     if as_json:
         _echo_json([{"deck": e.deck, "file": e.path, "cards": e.total,
                      **{level: e.counts[level] for level in catalogue.DIFFICULTIES}}

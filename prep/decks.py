@@ -1,54 +1,174 @@
-"""Finds deck files, parses YAML and Markdown question banks into notes, and validates them."""
+"""The one deck loader: every command's view of a decks folder (cards, notes, problems), cached by file digest.
+
+`prep review`, `stats` and `check` need every card's id and deck but the text of only the cards they
+show, so the result of a full load (the card index) is kept in the cache, keyed by a digest of every
+deck file's path and bytes and of the images they name; note texts are kept per file and read one
+file at a time. A file whose bytes changed is always parsed again.
+"""
 
 from __future__ import annotations
 
-import difflib
-import functools
+import hashlib
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
-from prep import cloze, mathtext, yamlnodes
+from prep import __version__, formats
+from prep.cache import Cache, note_from_row, note_row
 from prep.model import Card, Note, Problem
+from prep.paths import display_path
 
 DECK_SUFFIXES = (".yaml", ".yml", ".md")
-ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-TAG_PATTERN = re.compile(r"^[^\s\"]+$")
-CARD_FIELDS = ("id", "q", "a", "cloze", "extra", "tags", "reverse")
-FILE_FIELDS = ("deck", "tags", "cards")
-FRONT_MATTER_FIELDS = ("deck", "tags")
-META_FIELDS = ("id", "tags", "reverse")
-# Names people reach for; used only to suggest the right field in a message.
-FIELD_SYNONYMS = {"question": "q", "answer": "a", "front": "q", "back": "a", "text": "cloze",
-                  "tag": "tags", "reversed": "reverse", "two_way": "reverse", "name": "deck"}
-ACRONYMS = {"ml", "nlp", "llm", "llms", "rl", "cs", "sql", "svm", "pca", "gpu", "cnn", "rnn", "ai",
-            "ab", "api", "mlops", "cv", "em", "gmm", "knn", "sgd", "lora", "rag", "dpo", "rlhf"}
-
-IMAGE_MARKDOWN = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
-IMAGE_HTML = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
-META_COMMENT = re.compile(r"^<!--\s*([A-Za-z_][\w-]*\s*:.*?)\s*-->\s*$")
-FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra):(?: |$)")
-FENCE_OPEN = mathtext.FENCE_OPEN
+INDEX_VERSION = 1  # bump whenever the index payload's layout changes
 
 
 @dataclass
-class Collection:
-    """Every valid note under a decks folder, in deck order, and every problem found."""
+class RawProblem:
+    """A problem located by file position, shown relative to the current folder only when printed."""
+
+    file: int  # position in Decks.files
+    line: int
+    message: str
+    also: tuple[int, int] | None = None  # (file, line) of the first copy, for duplicates
+
+
+@dataclass
+class Decks:
+    """Every valid note and card under a decks folder, in deck order, and every problem found.
+
+    Notes are parallel lists; a note's text is read when asked for, from the cache or its file.
+    """
 
     root: Path
-    notes: list[Note] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-    files: list[Path] = field(default_factory=list)
-    digests: dict[Path, tuple[bytes, bool]] = field(default_factory=dict)  # file_digest of the bytes parsed
+    files: list[Path]
+    raw_problems: list[RawProblem]
+    note_ids: list[str]
+    note_decks: list[str]
+    note_tags: list[tuple[str, ...]]
+    note_files: list[int]  # position in `files`
+    card_ids: list[str]  # deck order
+    card_notes: list[int]  # position in the note lists
+    digests: list[bytes | None]  # of each file's bytes as loaded (None: unreadable)
+    cache: Cache | None = None
+    # valid notes by id, per file position: filled by a full load, or read from the cache when asked
+    _by_file: dict[int, dict[str, Note]] = field(default_factory=dict)
+    _seen_ids: dict[int, list[str]] = field(default_factory=dict)
+    _known_digest: dict[int, bytes | None] = field(default_factory=dict)  # of the bytes `_by_file` came from
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every problem as `path:line: message`, paths relative to the current folder, sorted."""
+        shown = [display_path(path) for path in self.files]
+        problems = []
+        for raw in self.raw_problems:
+            message = raw.message
+            if raw.also is not None:
+                message += f" (also at {shown[raw.also[0]]}:{raw.also[1]})"
+            problems.append(Problem(shown[raw.file], raw.line, message))
+        return sorted(problems, key=lambda p: (p.path, p.line))
+
+    # -- selecting -------------------------------------------------------------------------
+    def chosen_notes(self, deck: str | None = None, tag: str | None = None) -> set[int] | None:
+        """Positions of the notes in a deck (or its sub-decks) and/or with a tag; None means all."""
+        if not deck and not tag:
+            return None
+        return {i for i, (name, tags) in enumerate(zip(self.note_decks, self.note_tags))
+                if (not deck or deck_matches(name, deck)) and (not tag or tag in tags)}
+
+    def ids(self, deck: str | None = None, tag: str | None = None) -> list[str]:
+        """The ids of every card in scope, in deck order."""
+        chosen = self.chosen_notes(deck, tag)
+        if chosen is None:
+            return self.card_ids
+        return [card_id for card_id, n in zip(self.card_ids, self.card_notes) if n in chosen]
+
+    def cards_in_scope(self, deck: str | None = None, tag: str | None = None) -> list[tuple[str, str]]:
+        """(card id, deck) of every card in scope, in deck order."""
+        chosen = self.chosen_notes(deck, tag)
+        names = self.note_decks
+        return [(card_id, names[n]) for card_id, n in zip(self.card_ids, self.card_notes)
+                if chosen is None or n in chosen]
+
+    # -- texts -------------------------------------------------------------------------------
+    @property
+    def notes(self) -> list[Note]:
+        """Every valid note with its text, in deck order (as the files were when loaded)."""
+        found = []
+        for note_id, file_index in zip(self.note_ids, self.note_files):
+            note = self._notes_in(file_index).get(note_id)
+            if note is not None:
+                found.append(note)
+        return found
 
     def cards(self) -> list[Card]:
+        """Every card with its text, in deck order."""
         return [card for note in self.notes for card in cards_of(note)]
+
+    def card(self, card_id: str) -> Card | None:
+        """The card with this id as its deck file says now; None if it is no longer there."""
+        try:  # a scan in C (about a millisecond at 50,000 cards) beats building a 50,000-entry map
+            position = self.card_notes[self.card_ids.index(card_id)]
+        except ValueError:
+            return None
+        note = self._notes_in(self.note_files[position], current=True).get(self.note_ids[position])
+        if note is None:  # the file changed since the decks were loaded
+            return None
+        return next((card for card in cards_of(note) if card.id == card_id), None)
+
+    def reread(self, path: Path) -> formats.Parsed:
+        """Parse one deck file again (after an edit); later `card()` calls see the new text."""
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return formats.parse_file(path, self.root)  # reports the file as unreadable
+        parsed = formats.parse_bytes(path, self.root, data)
+        if path in self.files:
+            file_index = self.files.index(path)
+            self._by_file[file_index] = {note.id: note for note in parsed.notes if note.id is not None}
+            self._known_digest[file_index] = formats.file_digest(data)[0]
+            self._seen_ids[file_index] = parsed.seen_ids
+        return parsed
+
+    def ids_in_use(self) -> set[str]:
+        """Every card id written in any deck file (lower-cased), including cards that have problems,
+        so generated ids never collide with one the author is still fixing."""
+        taken: set[str] = set()
+        for file_index in range(len(self.files)):
+            if file_index not in self._seen_ids:
+                self._notes_in(file_index)
+            taken.update(card_id.lower() for card_id in self._seen_ids.get(file_index, []))
+        return taken
+
+    def _notes_in(self, file_index: int, current: bool = False) -> dict[str, Note]:
+        """A file's valid notes by id: as loaded, or (`current`) as the file is now."""
+        path = self.files[file_index]
+        known = self._by_file.get(file_index)
+        data: bytes | None = None
+        digest = self.digests[file_index]
+        if current:
+            try:
+                data = path.read_bytes()
+            except OSError:
+                return {}
+            digest = formats.file_digest(data)[0]
+        if known is not None and digest == self._known_digest.get(file_index, self.digests[file_index]):
+            return known
+        entry = None
+        if digest is not None and digest == self.digests[file_index] and self.cache is not None:
+            entry = _entry_from(self.cache.file(_relative(path, self.root), digest), path)
+        if entry is None:  # edited since, or not in the cache: parse it
+            parsed = formats.parse_bytes(path, self.root, data) if data is not None else formats.parse_file(path, self.root)
+            entry = (parsed.notes, parsed.seen_ids)
+        notes, self._seen_ids[file_index] = entry
+        self._by_file[file_index] = {note.id: note for note in notes if note.id is not None}
+        self._known_digest[file_index] = digest
+        return self._by_file[file_index]
 
 
 def cards_of(note: Note) -> list[Card]:
     """The cards drilled from a note: forward, reverse, or one per cloze number."""
+    from prep import cloze
+
     assert note.id is not None
     if note.cloze:
         return [Card(f"{note.id}/c{n}", note, f"c{n}") for n in cloze.numbers(note.cloze)]
@@ -58,46 +178,20 @@ def cards_of(note: Note) -> list[Card]:
     return cards
 
 
-def display_path(path: Path) -> str:
-    """A path as the user should read it: relative to the current folder when inside it."""
-    text = str(path)
-    if not os.path.isabs(text) and ".." not in Path(text).parts:
-        return text  # already relative to the current folder (the common case; no file-system calls)
-    folder, name = os.path.split(text)
-    shown_folder = _display_folder(folder, os.getcwd())  # resolved once per folder, not per file
-    if shown_folder is None:
-        return text
-    return os.path.join(shown_folder, name) if shown_folder != "." else name
+def select(notes: list[Note], deck: str | None = None, tag: str | None = None) -> list[Note]:
+    """Notes in a deck or its sub-decks (case-insensitive) and/or carrying a tag."""
+    chosen = notes
+    if deck:
+        chosen = [n for n in chosen if deck_matches(n.deck, deck)]
+    if tag:
+        chosen = [n for n in chosen if tag in n.tags]
+    return chosen
 
 
-@functools.lru_cache(maxsize=4096)
-def _display_folder(folder: str, cwd: str) -> str | None:
-    try:
-        return str(Path(folder).resolve().relative_to(Path(cwd).resolve()))
-    except ValueError:
-        return None
-
-
-def deck_name_for(path: Path, root: Path) -> str:
-    """`math/linear-algebra/svd.yaml` → `Math::Linear Algebra::SVD`."""
-    parts = path.relative_to(root).with_suffix("").parts
-    return "::".join(_title(part) for part in parts)
-
-
-def _title(part: str) -> str:
-    words = re.split(r"[-_ ]+", part)
-    return " ".join(w.upper() if w.lower() in ACRONYMS else w[:1].upper() + w[1:] for w in words if w)
-
-
-@functools.lru_cache(maxsize=4096)
-def _default_deck(path: str, root: str) -> str:
-    lexical, lexical_root = Path(path), Path(root)
-    if lexical.is_relative_to(lexical_root) and ".." not in lexical.parts:  # found by walking root
-        return deck_name_for(lexical, lexical_root)
-    resolved, resolved_root = lexical.resolve(), lexical_root.resolve()
-    if resolved.is_relative_to(resolved_root):
-        return deck_name_for(resolved, resolved_root)
-    return _title(resolved.stem)
+def deck_matches(name: str, wanted: str) -> bool:
+    """Whether deck `name` is `wanted` or one of its sub-decks, ignoring case."""
+    name, wanted = name.lower(), wanted.lower()
+    return name == wanted or name.startswith(wanted + "::")
 
 
 def find_deck_files(root: Path) -> list[Path]:
@@ -127,497 +221,166 @@ def find_deck_files(root: Path) -> list[Path]:
     return [Path(path) for _, path in found]
 
 
-def load(root: Path, paths: Iterable[Path] | None = None, cache_dir: Path | None = None) -> Collection:
-    """Parse every deck file under `root` (or just `paths`) and validate across files.
-
-    With `cache_dir`, files whose bytes are unchanged since the last run are not parsed again.
-    """
+def load(root: Path, cache: Cache | None = None) -> Decks:
+    """Every deck file under `root` (a folder or one file): from the cached index when no file changed,
+    else parsed (unchanged files from the cache) and validated across files."""
     root = Path(root)
-    files: list[Path] = []
-    for path in (paths if paths is not None else [root]):
-        files.extend(find_deck_files(Path(path)))
-    collection = Collection(root=root, files=files)
-    cache = None
-    if cache_dir is not None:
-        from prep.cache import DeckCache
-
-        cache = DeckCache(cache_dir, root)
+    files = find_deck_files(root)
+    relatives = [_relative(path, root) for path in files]
+    contents: list[tuple[bytes, bool] | None] = []
     for path in files:
-        notes, problems = parse_file(path, root, cache, collection.digests)
-        collection.notes.extend(notes)
-        collection.problems.extend(problems)
-    if cache is not None and paths is None:
-        cache.save()
-    _check_across_files(collection)
-    return collection
-
-
-def file_digest(data: bytes) -> tuple[bytes, bool]:
-    """A deck file's content digest, and whether it may name images (whose files can change on their own)."""
-    import hashlib
-
-    # sha256: hardware-accelerated on most CPUs, 3x faster than blake2b here
-    return hashlib.sha256(data).digest(), b"<img" in data or b"![" in data
-
-
-def parse_file(path: Path, root: Path, cache=None, digests: dict[Path, tuple[bytes, bool]] | None = None,
-               ) -> tuple[list[Note], list[Problem]]:
-    """Notes and problems of one deck file; notes with problems are left out.
-
-    With `digests`, records the digest of exactly the bytes parsed (what a snapshot of the result is keyed by).
-    """
-    shown = display_path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as error:
-        return [], [Problem(shown, 1, f"cannot read file: {error.strerror}")]
-    key, names_images = file_digest(data)
-    if digests is not None:
-        digests[path] = (key, names_images)
-    # Files that reference images are always parsed: the images can change without the file changing.
-    use_cache = cache is not None and not names_images
-    if use_cache:
-        relative = os.path.relpath(path, root)
-        cached = cache.get(relative, key, path, shown)
-        if cached is not None:
-            return cached
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        return [], [Problem(shown, line, "file is not valid UTF-8")]
-    text = text.lstrip("\ufeff").replace("\r\n", "\n")
-    parser = _MarkdownParser if path.suffix.lower() == ".md" else _YamlParser
-    notes, problems = parser(path, shown, root, text).parse()
-    if use_cache:
-        cache.put(relative, key, notes, problems)
-    return notes, problems
-
-
-class _Parser:
-    def __init__(self, path: Path, shown: str, root: Path, text: str) -> None:
-        self.path = path
-        self.shown = shown
-        self.root = root
-        self.text = text
-        self.notes: list[Note] = []
-        self.problems: list[Problem] = []
-        self.deck = _default_deck(str(path), str(root))
-        self.file_tags: list[str] = []
-        self.seen_ids: list[str] = []  # every id written in the file, valid card or not
-
-    def problem(self, line: int, message: str) -> None:
-        """Record a problem at a 1-based line."""
-        self.problems.append(Problem(self.shown, line, message))
-
-    def unknown_field(self, line: int, name: str, allowed: tuple[str, ...]) -> None:
-        suggestion = FIELD_SYNONYMS.get(name.lower())
-        if suggestion not in allowed:
-            close = difflib.get_close_matches(name, list(allowed) + list(FIELD_SYNONYMS), n=1, cutoff=0.6)
-            suggestion = FIELD_SYNONYMS.get(close[0], close[0]) if close else None
-        hint = f" (did you mean '{suggestion}'?)" if suggestion in allowed else ""
-        self.problem(line, f"unknown field '{name}'{hint}; allowed: {', '.join(allowed)}")
-
-    def tags_from(self, value: yamlnodes.Value, line: int) -> list[str] | None:
-        if value.kind == "scalar" and isinstance(value.data, str):
-            items = [t for t in re.split(r"[,\s]+", value.data) if t]
-        elif value.kind == "seq" and all(item.kind == "scalar" for item in value.data):
-            items = [item.raw for item in value.data]
+        try:
+            contents.append(formats.file_digest(path.read_bytes()))
+        except OSError:
+            contents.append(None)  # no digest: never cached, and the parse reports the file
+    digests = [content[0] if content else None for content in contents]
+    root_key = str(root.resolve())
+    key = fingerprint(root, files, relatives, contents) if cache is not None else None
+    if cache is not None and key is not None:
+        found = _from_payload(cache.index(root_key, key), root, files, digests, cache)
+        if found is not None:
+            return found
+    decks = Decks(root, files, [], [], [], [], [], [], [], digests, cache)
+    notes: list[Note] = []
+    new_entries: list[tuple[str, bytes, object]] = []
+    reused: list[tuple[str, bytes]] = []
+    for file_index, (path, relative, content) in enumerate(zip(files, relatives, contents)):
+        entry = None
+        # Files that name images are always parsed: the images can change without the file changing.
+        if cache is not None and content is not None and not content[1]:
+            entry = _entry_from(cache.file(relative, content[0]), path, with_problems=True)
+        if entry is not None:
+            file_notes, seen, problems = entry
+            reused.append((relative, content[0]))  # type: ignore[index]
         else:
-            self.problem(line, "tags must be a list of words, e.g. [bayes, medium]")
+            try:
+                data: bytes | None = path.read_bytes()
+            except OSError:
+                data = None
+            parsed = formats.parse_bytes(path, root, data) if data is not None else formats.parse_file(path, root)
+            file_notes, seen = parsed.notes, parsed.seen_ids
+            problems = [(p.line, p.message) for p in parsed.problems]
+            if data is not None:
+                # Keyed by the digest of exactly the bytes parsed: a file edited since it was first read
+                # (even edited and put back) can never pair its old bytes with this result.
+                digest = formats.file_digest(data)[0]
+                new_entries.append((relative, digest, _entry_data(file_notes, seen, problems)))
+                if digest != digests[file_index]:
+                    digests[file_index], key = digest, None
+            else:
+                digests[file_index], key = None, None
+        decks._seen_ids[file_index] = seen
+        decks._by_file[file_index] = {note.id: note for note in file_notes if note.id is not None}
+        decks.raw_problems.extend(RawProblem(file_index, line, message) for line, message in problems)
+        notes.extend(file_notes)
+    positions = {path: i for i, path in enumerate(files)}
+    kept = _check_across_files(notes, positions, decks.raw_problems)
+    names: dict[str, str] = {}  # one string object per deck name: marshal then stores it once
+    for n, note in enumerate(kept):
+        assert note.id is not None
+        decks.note_ids.append(note.id)
+        decks.note_decks.append(names.setdefault(note.deck, note.deck))
+        decks.note_tags.append(tuple(note.tags))
+        decks.note_files.append(positions[note.path])
+        for card in cards_of(note):
+            decks.card_ids.append(card.id)
+            decks.card_notes.append(n)
+    if cache is not None:
+        cache.put_files(new_entries)
+        cache.touch_files(reused)
+        if key is not None:
+            cache.put_index(root_key, key, _payload(decks, relatives))
+    return decks
+
+
+def fingerprint(root: Path, files: list[Path], relatives: list[str],
+                contents: list[tuple[bytes, bool] | None]) -> bytes | None:
+    """A digest of everything a load's result depends on: the files' paths relative to the decks folder,
+    their bytes, whether each image they name is usable, and prep's version. None if a file could not be
+    read (its problem is reported by parsing it)."""
+    combined = hashlib.sha256(f"{INDEX_VERSION}\0{__version__}\0".encode())
+    for path, relative, content in zip(files, relatives, contents):
+        if content is None:
             return None
-        for tag in items:
-            if not TAG_PATTERN.match(tag):
-                self.problem(line, f"tag '{tag}' must be one word (no spaces or quotes)")
+        digest, names_images = content
+        combined.update(relative.encode("utf-8", "surrogateescape") + b"\0" + digest)
+        if names_images:  # whether each image is usable can change without the deck file changing
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError:
                 return None
-        return items
-
-    def finish_note(self, note: Note, line_of: dict[str, int]) -> None:
-        """Validate one note's content and keep it if clean. `line_of` maps field → 1-based line."""
-        before = len(self.problems)
-        card_line = note.line
-        if note.id is None:
-            self.problem(card_line, "missing id (run 'prep check --fix' to add one)")
-        elif not ID_PATTERN.match(note.id):
-            self.problem(line_of.get("id", card_line),
-                         f"bad id '{note.id}': use letters, digits, '-', '_' or '.' (at most 100)")
-        if note.cloze:
-            if note.q or note.a:
-                self.problem(card_line, "a card has either q/a or cloze, not both")
-            if note.reverse:
-                self.problem(line_of.get("reverse", card_line), "reverse applies to q/a cards, not cloze")
-            try:
-                cloze.parse(note.cloze)
-            except cloze.ClozeError as error:
-                self.problem(line_of.get("cloze", card_line), str(error))
-        else:
-            if note.extra:
-                self.problem(line_of.get("extra", card_line), "extra belongs to cloze cards; put it in the answer")
-            if not note.q.strip():
-                self.problem(line_of.get("q", card_line), "missing or empty question (q)")
-            if not note.a.strip():
-                self.problem(line_of.get("a", card_line), "missing or empty answer (a)")
-        for name in ("q", "a", "cloze", "extra"):
-            text = getattr(note, name)
-            if not text:
-                continue
-            names_images = "<img" in text or "![" in text
-            if "$" not in text and not names_images:
-                continue  # splitting can only find a math problem where there is a `$`
-            field_line = line_of.get(name, card_line)
-            try:
-                segments = mathtext.split(text)
-            except mathtext.MathError as error:
-                self.problem(field_line + error.line, error.message)
-                continue
-            if names_images:
-                self.check_images(segments, field_line)
-        if len(self.problems) == before:
-            self.notes.append(note)
-
-    def check_images(self, segments: list[mathtext.Segment], field_line: int) -> None:
-        for segment in segments:
-            if segment.kind != "text":
-                continue
-            for pattern in (IMAGE_MARKDOWN, IMAGE_HTML):
-                for match in pattern.finditer(segment.source):
-                    line = field_line + segment.line + segment.source.count("\n", 0, match.start())
-                    problem = image_problem(match.group(1), self.path, self.root)
-                    if problem:
-                        self.problem(line, problem)
+            for reference in formats.image_paths(text):
+                combined.update(f"{reference}\0{formats.image_problem(reference, path, root)}\0".encode(
+                    "utf-8", "surrogateescape"))
+    return combined.digest()
 
 
-def image_problem(reference: str, deck_file: Path, root: Path) -> str | None:
-    """Why an image reference is unusable, or None when it names a file inside the decks folder."""
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", reference) or reference.startswith("//"):
-        return f"image '{reference}' must be a file path relative to the deck file, not a URL"
-    if reference.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", reference):
-        return f"image '{reference}' must be a relative path"
-    target = (deck_file.parent / reference).resolve()
-    if not target.is_relative_to(root.resolve()):
-        return f"image path '{reference}' leaves the decks folder"
-    if not target.is_file():
-        return f"missing image file '{reference}'"
-    return None
-
-
-def image_paths(text: str) -> list[str]:
-    """Image references in Markdown text (outside code)."""
+def _relative(path: Path, root: Path) -> str:
+    """A deck file's cache key: its path relative to the decks folder (or its name, for a single file)."""
     try:
-        segments = mathtext.split(text)
-    except mathtext.MathError:
-        return []
-    found: list[str] = []
-    for segment in segments:
-        if segment.kind == "text":
-            for pattern in (IMAGE_MARKDOWN, IMAGE_HTML):
-                found.extend(m.group(1) for m in pattern.finditer(segment.source))
-    return found
+        return path.relative_to(root).as_posix() if path != root else path.name
+    except ValueError:
+        return path.name
 
 
-class _YamlParser(_Parser):
-    def parse(self) -> tuple[list[Note], list[Problem]]:
-        try:
-            document = yamlnodes.load(self.text)
-        except yamlnodes.YamlError as error:
-            self.problem(error.line + 1, error.message)
-            return [], self.problems
-        self.document = document
-        if document is None:
-            self.problem(1, "empty deck file: add 'cards:' with a list of cards")
-            return [], self.problems
-        if document.kind != "map":
-            self.problem(document.line + 1, "a deck file is a mapping with a 'cards:' list")
-            return [], self.problems
-        fields = document.data
-        for name, (line, _) in fields.items():
-            if name not in FILE_FIELDS:
-                self.unknown_field(line + 1, name, FILE_FIELDS)
-        if "deck" in fields:
-            line, value = fields["deck"]
-            if value.kind != "scalar" or not str(value.raw).strip():
-                self.problem(line + 1, "deck must be a name such as 'Math::Probability'")
-            else:
-                self.deck = value.raw.strip()
-        if "tags" in fields:
-            line, value = fields["tags"]
-            self.file_tags = self.tags_from(value, line + 1) or []
-        if "cards" not in fields:
-            self.problem(1, "missing 'cards:' list")
-            return [], self.problems
-        line, cards = fields["cards"]
-        if cards.kind != "seq":
-            self.problem(line + 1, "'cards' must be a list of cards (each starting with '- ')")
-            return [], self.problems
-        for item in cards.data:
-            self.parse_card(item)
-        return self.notes, self.problems
-
-    def parse_card(self, item: yamlnodes.Value) -> None:
-        card_line = item.line + 1
-        if item.kind != "map":
-            self.problem(card_line, "each card is a mapping with id, q and a (or cloze)")
-            return
-        note = Note(id=None, deck=self.deck, path=self.path, line=card_line, tags=list(self.file_tags))
-        line_of: dict[str, int] = {}
-        before = len(self.problems)
-        for name, (key_line, value) in item.data.items():
-            line_of[name] = key_line + 1
-            if name not in CARD_FIELDS:
-                self.unknown_field(key_line + 1, name, CARD_FIELDS)
-            elif name == "tags":
-                note.tags.extend(t for t in (self.tags_from(value, key_line + 1) or []) if t not in note.tags)
-            elif name == "reverse":
-                if not isinstance(value.data, bool):
-                    self.problem(key_line + 1, "reverse must be true or false")
-                note.reverse = value.data is True
-            elif value.kind != "scalar":
-                self.problem(key_line + 1, f"'{name}' must be text, not a {'list' if value.kind == 'seq' else 'mapping'}")
-            elif name == "id":
-                if value.data is None:
-                    continue
-                if not isinstance(value.data, str):
-                    self.problem(key_line + 1, f"id must be text; quote it: id: \"{value.raw}\"")
-                note.id = value.raw
-                self.seen_ids.append(value.raw)
-            else:
-                text = "" if value.data is None else value.raw
-                setattr(note, name, text.strip("\n"))
-                line_of[name] = value.text_line + 1
-        if len(self.problems) > before:
-            return
-        self.finish_note(note, line_of)
+def _entry_data(notes: list[Note], seen: list[str], problems: list[tuple[int, str]]) -> tuple:
+    return ([note_row(note) for note in notes], list(seen), problems)
 
 
-@dataclass
-class _RawCard:
-    line: int
-    meta: tuple[int, str] | None
-    fields: dict[str, tuple[int, list[str]]] = field(default_factory=dict)
-
-
-class _MarkdownParser(_Parser):
-    def parse(self) -> tuple[list[Note], list[Problem]]:
-        lines = self.text.split("\n")
-        body_start = self.parse_front_matter(lines)
-        if body_start < 0:
-            return [], self.problems
-        raw_cards: list[_RawCard] = []
-        current: _RawCard | None = None
-        current_field = ""
-        pending_meta: tuple[int, str] | None = None
-        fence_close: re.Pattern[str] | None = None
-        seen_card = False
-
-        def drop_pending() -> None:
-            nonlocal pending_meta
-            if pending_meta:
-                self.problem(pending_meta[0], "metadata comment must be followed by a Q: or Cloze: line")
-                pending_meta = None
-
-        for index in range(body_start, len(lines)):
-            line = lines[index]
-            number = index + 1
-            if fence_close is not None:
-                if current is not None:
-                    current.fields[current_field][1].append(line)
-                if fence_close.match(line):
-                    fence_close = None
-                continue
-            meta = META_COMMENT.match(line)
-            if meta:
-                drop_pending()
-                current = None
-                pending_meta = (number, meta.group(1))
-                continue
-            field_match = FIELD_LINE.match(line)
-            if field_match:
-                name = field_match.group(1)
-                rest = line[field_match.end():]
-                if name in ("Q", "Cloze"):
-                    current = _RawCard(pending_meta[0] if pending_meta else number, pending_meta)
-                    pending_meta = None
-                    raw_cards.append(current)
-                    seen_card = True
-                elif current is None:
-                    self.problem(number, f"{name}: outside a card (start the card with Q: or Cloze:)")
-                    continue
-                elif name in current.fields:
-                    self.problem(number, f"second {name}: in one card")
-                    continue
-                elif name == "A" and "Q" not in current.fields:
-                    self.problem(number, "A: in a cloze card (use Extra:)")
-                    continue
-                elif name == "Extra" and "Cloze" not in current.fields:
-                    self.problem(number, "Extra: belongs to a cloze card (put it in the answer)")
-                    continue
-                current_field = name
-                current.fields[name] = (number, [rest])
-                continue
-            if line.strip() == "---":
-                drop_pending()
-                current = None
-                continue
-            fence = FENCE_OPEN.match(line)
-            if fence:
-                mark = fence.group(1)
-                fence_close = re.compile(r"^ {0,3}" + re.escape(mark[0]) + "{" + str(len(mark)) + r",}\s*$")
-            if current is not None:
-                current.fields[current_field][1].append(line)
-            elif line.strip():
-                if pending_meta:
-                    drop_pending()
-                elif seen_card and not line.lstrip().startswith(("#", "<!--")):
-                    self.problem(number, "text outside a card (start a card with Q: or Cloze:, or end the previous one later)")
-        drop_pending()
-        self.raw_cards = raw_cards
-        for raw in raw_cards:
-            self.build_note(raw)
-        return self.notes, self.problems
-
-    def parse_front_matter(self, lines: list[str]) -> int:
-        if not lines or lines[0].strip() != "---":
-            return 0
-        for end in range(1, len(lines)):
-            if lines[end].strip() in ("---", "..."):
-                break
-        else:
-            self.problem(1, "front matter opened with --- is never closed")
-            return -1
-        try:
-            value = yamlnodes.load("\n".join(lines[1:end]))
-        except yamlnodes.YamlError as error:
-            self.problem(error.line + 2, f"front matter: {error.message}")
-            return -1
-        if value is None:
-            return end + 1
-        if value.kind != "map":
-            self.problem(2, "front matter must be a mapping (deck:, tags:)")
-            return -1
-        for name, (line, item) in value.data.items():
-            if name not in FRONT_MATTER_FIELDS:
-                self.unknown_field(line + 2, name, FRONT_MATTER_FIELDS)
-            elif name == "deck":
-                if item.kind != "scalar" or not str(item.raw).strip():
-                    self.problem(line + 2, "deck must be a name such as 'Math::Probability'")
-                else:
-                    self.deck = item.raw.strip()
-            else:
-                self.file_tags = self.tags_from(item, line + 2) or []
-        return end + 1
-
-    def build_note(self, raw: _RawCard) -> None:
-        note = Note(id=None, deck=self.deck, path=self.path, line=raw.line, tags=list(self.file_tags))
-        line_of: dict[str, int] = {}
-        before = len(self.problems)
-        if raw.meta:
-            meta_line, meta_text = raw.meta
-            try:
-                meta = _simple_meta(meta_text) or yamlnodes.load("{" + meta_text + "}")
-            except yamlnodes.YamlError as error:
-                self.problem(meta_line, f"bad metadata comment: {error.message}")
-                return
-            assert meta is not None and meta.kind == "map"
-            for name, (_, value) in meta.data.items():
-                line_of[name] = meta_line
-                if name not in META_FIELDS:
-                    self.unknown_field(meta_line, name, META_FIELDS)
-                elif name == "id":
-                    if value.kind != "scalar" or not isinstance(value.data, str):
-                        self.problem(meta_line, "id must be text")
-                    else:
-                        note.id = value.raw
-                        self.seen_ids.append(value.raw)
-                elif name == "tags":
-                    note.tags.extend(t for t in (self.tags_from(value, meta_line) or []) if t not in note.tags)
-                elif not isinstance(value.data, bool):
-                    self.problem(meta_line, "reverse must be true or false")
-                else:
-                    note.reverse = value.data
-        for name, (line, text_lines) in raw.fields.items():
-            key = {"Q": "q", "A": "a", "Cloze": "cloze", "Extra": "extra"}[name]
-            first = 0
-            while first < len(text_lines) - 1 and not text_lines[first].strip():
-                first += 1
-            setattr(note, key, "\n".join(text_lines[first:]).strip("\n").rstrip())
-            line_of[key] = line + first
-        if "Q" in raw.fields and "A" not in raw.fields:
-            self.problem(raw.fields["Q"][0], "question without an answer (add an A: line)")
-        if len(self.problems) > before:
-            return
-        self.finish_note(note, line_of)
-
-
-def ids_in_use(root: Path) -> set[str]:
-    """Every card id written in any deck file (lower-cased), including cards that have problems,
-    so generated ids never collide with one the author is still fixing."""
-    taken: set[str] = set()
-    for path in find_deck_files(root):
-        try:
-            text = path.read_text(encoding="utf-8").lstrip("\ufeff").replace("\r\n", "\n")
-        except (OSError, UnicodeDecodeError):
-            continue
-        parser = (_MarkdownParser if path.suffix.lower() == ".md" else _YamlParser)(path, str(path), root, text)
-        parser.parse()
-        taken.update(card_id.lower() for card_id in parser.seen_ids)
-    return taken
-
-
-def select(notes: list[Note], deck: str | None = None, tag: str | None = None) -> list[Note]:
-    """Notes in a deck or its sub-decks (case-insensitive) and/or carrying a tag."""
-    chosen = notes
-    if deck:
-        chosen = [n for n in chosen if deck_matches(n.deck, deck)]
-    if tag:
-        chosen = [n for n in chosen if tag in n.tags]
-    return chosen
-
-
-def deck_matches(name: str, wanted: str) -> bool:
-    """Whether deck `name` is `wanted` or one of its sub-decks, ignoring case."""
-    name, wanted = name.lower(), wanted.lower()
-    return name == wanted or name.startswith(wanted + "::")
-
-
-SIMPLE_META = re.compile(
-    r"^id:\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\s*,\s*tags:\s*\[([\w\s,.+-]*)\])?(?:\s*,\s*reverse:\s*(true|false))?$")
-
-
-def _simple_meta(text: str) -> yamlnodes.Value | None:
-    """The common `id: x, tags: [a, b], reverse: true` without a YAML parse (it dominates load time)."""
-    match = SIMPLE_META.match(text.strip())
-    if not match:
+def _entry_from(data: object, path: Path, with_problems: bool = False) -> tuple | None:
+    """(notes, seen ids[, problems]) from a cached file entry, or None when it is not one."""
+    try:
+        rows, seen, problems = data  # type: ignore[misc]
+        notes = [note_from_row(row, path) for row in rows]
+        if not all(isinstance(s, str) for s in seen) or not all(len(p) == 2 for p in problems):
+            return None
+    except (TypeError, ValueError, IndexError):
         return None
-    data: dict[str, tuple[int, yamlnodes.Value]] = {"id": (0, yamlnodes.Value(match.group(1), 0, 0, raw=match.group(1)))}
-    if match.group(2) is not None:
-        tags = [t.strip() for t in match.group(2).split(",") if t.strip()]
-        data["tags"] = (0, yamlnodes.Value([yamlnodes.Value(t, 0, 0, raw=t) for t in tags], 0, 0, kind="seq"))
-    if match.group(3):
-        data["reverse"] = (0, yamlnodes.Value(match.group(3) == "true", 0, 0, raw=match.group(3)))
-    return yamlnodes.Value(data, 0, 0, kind="map")
+    return (notes, list(seen), [tuple(p) for p in problems]) if with_problems else (notes, list(seen))
 
 
-def _check_across_files(collection: Collection) -> None:
+def _payload(decks: Decks, relatives: list[str]) -> tuple:
+    problems = [(p.file, p.line, p.message, p.also) for p in decks.raw_problems]
+    return (relatives, problems, decks.note_ids, decks.note_decks, decks.note_tags, decks.note_files,
+            decks.card_ids, decks.card_notes)
+
+
+def _from_payload(data: object, root: Path, files: list[Path], digests: list[bytes | None],
+                  cache: Cache) -> Decks | None:
+    if data is None:
+        return None
+    try:
+        relatives, problems, note_ids, note_decks, note_tags, note_files, card_ids, card_notes = data  # type: ignore[misc]
+        if (len(relatives) != len(files) or not len(note_ids) == len(note_decks) == len(note_tags) == len(note_files)
+                or len(card_ids) != len(card_notes)):
+            return None
+        raw = [RawProblem(f, line, message, tuple(also) if also else None) for f, line, message, also in problems]
+        return Decks(root, files, raw, note_ids, note_decks, note_tags, note_files, card_ids, card_notes, digests,
+                     cache)
+    except (TypeError, ValueError):  # a foreign or damaged entry: rebuild
+        return None
+
+
+def _check_across_files(notes: list[Note], positions: dict[Path, int], problems: list[RawProblem]) -> list[Note]:
     """Duplicate ids and duplicate questions across all decks; duplicates are dropped."""
     seen_ids: dict[str, Note] = {}
     seen_questions: dict[str, Note] = {}
     kept: list[Note] = []
-    for note in collection.notes:
+    for note in notes:
         assert note.id is not None
         key = note.id.lower()
         if key in seen_ids:
             first = seen_ids[key]
-            collection.problems.append(Problem(display_path(note.path), note.line,
-                                               f"duplicate id '{note.id}' (also at {display_path(first.path)}:{first.line})"))
+            problems.append(RawProblem(positions[note.path], note.line, f"duplicate id '{note.id}'",
+                                       (positions[first.path], first.line)))
             continue
         question = " ".join((note.cloze or note.q).lower().split())
         if question in seen_questions:
             first = seen_questions[question]
-            collection.problems.append(Problem(display_path(note.path), note.line,
-                                               f"duplicate question (also at {display_path(first.path)}:{first.line})"))
+            problems.append(RawProblem(positions[note.path], note.line, "duplicate question",
+                                       (positions[first.path], first.line)))
             continue
         seen_ids[key] = note
         seen_questions[question] = note
         kept.append(note)
-    collection.notes = kept
-    collection.problems.sort(key=lambda p: (p.path, p.line))
+    return kept

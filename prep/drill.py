@@ -85,13 +85,13 @@ class KeyboardMode:
         tty.setcbreak(self.fd, termios.TCSANOW)
 
 
-def drill(session: Session, console: Console, keys: Callable[[], str], root: "decks.Path",
-          screens: render.ScreenCache | None = None) -> Summary:
+def drill(session: Session, console: Console, keys: Callable[[], str], loaded: decks.Decks,
+          screens: render.Screens | None = None) -> Summary:
     started = time.monotonic()
     try:
         card = session.next_card()
         while card is not None:
-            action = _show_card(session, console, keys, card, root, screens)
+            action = _show_card(session, console, keys, card, loaded, screens)
             if action == "quit":
                 break
             card = session.next_card()
@@ -100,15 +100,14 @@ def drill(session: Session, console: Console, keys: Callable[[], str], root: "de
     return Summary(session.done, session.correct, time.monotonic() - started, session.next_due(), session.left())
 
 
-def prepare_next_session(session: Session, console: Console, screens: render.ScreenCache) -> None:
+def prepare_next_session(session: Session, console: Console, screens: render.Screens) -> None:
     """Draw (off screen, into the cache) the cards likely to open the next session, so it starts fast."""
     for card in session.upcoming():
         screens.text_for(render.card_sides(card)[0], console)
-    screens.prune()
 
 
-def _show_card(session: Session, console: Console, keys: Callable[[], str], card: Card, root,
-               screens: render.ScreenCache | None = None) -> str:
+def _show_card(session: Session, console: Console, keys: Callable[[], str], card: Card, loaded: decks.Decks,
+               screens: render.Screens | None = None) -> str:
     revealed = False
     shown_at = time.monotonic()
     message = ""
@@ -140,11 +139,11 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
             console.print(f"[dim]skipped until tomorrow: {card.id}[/]")
             return "next"
         elif key == "e":
-            card, message = _edit(session, card, root)
+            card, message = _edit(session, card, loaded)
 
 
 def _draw(session: Session, console: Console, card: Card, revealed: bool, message: str,
-          screens: render.ScreenCache | None = None) -> None:
+          screens: render.Screens | None = None) -> None:
     front, back = render.card_sides(card)
     console.clear()
     console.print(render.header(card, session.done, session.left(), session.plan, session.clock(),
@@ -164,7 +163,7 @@ def _draw(session: Session, console: Console, card: Card, revealed: bool, messag
         console.print(f"[yellow]{message}[/]")
 
 
-def _edit(session: Session, card: Card, root) -> tuple[Card, str]:
+def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]:
     """Open the card's file in $EDITOR at its line, then reload the card."""
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     path = card.note.path
@@ -179,11 +178,11 @@ def _edit(session: Session, card: Card, root) -> tuple[Card, str]:
     finally:
         if mode:
             mode.resume()
-    notes, problems = decks.parse_file(path, root)
-    if problems:
-        return card, "The file has problems; keeping the old card: " + "; ".join(str(p) for p in problems[:3])
+    parsed = loaded.reread(path)
+    if parsed.problems:
+        return card, "The file has problems; keeping the old card: " + "; ".join(str(p) for p in parsed.problems[:3])
     edited = None
-    for note in notes:  # every card of the file: lines may have moved
+    for note in parsed.notes:  # every card of the file: lines may have moved
         for fresh in decks.cards_of(note):
             if fresh.id in session.in_scope:
                 session.replace_card(fresh)

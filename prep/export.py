@@ -6,7 +6,6 @@ import functools
 import hashlib
 import html
 import json
-import marshal
 import os
 import re
 import shutil
@@ -16,7 +15,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from prep import decks, mathtext
+from prep import decks, formats, mathtext
+from prep.cache import Cache
 from prep.model import Note
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class MediaSet:
         self.names: dict[Path, str] = {}
 
     def name_for(self, reference: str, deck_file: Path) -> str | None:
-        if decks.image_problem(reference, deck_file, self.root) is not None:
+        if formats.image_problem(reference, deck_file, self.root) is not None:
             return None  # `check` reports it; never pack a file from outside the decks folder
         source = (deck_file.parent / reference).resolve()
         if source not in self.names:
@@ -116,47 +116,40 @@ def _markdown():
     return _MARKDOWN
 
 
-class HtmlCache:
-    """Rendered fields from earlier exports, keyed by their Markdown (fields with images are not kept:
-    their HTML also depends on the image files). Loaded and saved as plain marshal data; anything
-    unreadable or from other library versions is ignored."""
+class HtmlFields:
+    """Fields rendered to HTML, reused from the one cache when an earlier export rendered the same Markdown
+    with the same libraries (fields with images are never kept: their HTML also depends on the files)."""
 
-    def __init__(self, folder: Path | None) -> None:
-        self.path = folder / "html.marshal" if folder is not None else None
+    def __init__(self, cache: Cache | None) -> None:
+        self.cache = cache
+        self.versions = _versions() if cache is not None else ""
         self.entries: dict[bytes, str] = {}
-        self.fresh: dict[bytes, str] = {}
-        self.stored: set[bytes] = set()  # keys as read from disk
-        if self.path is None:
-            return
-        try:
-            version, entries = marshal.loads(self.path.read_bytes())
-            if version == _versions() and isinstance(entries, dict):
-                self.entries = entries
-                self.stored = set(entries)
-        except (OSError, EOFError, ValueError, TypeError):
-            pass
+        self.fresh: dict[bytes, str] = {}  # rendered in this export, not yet in the cache
+
+    def key(self, source: str) -> bytes:
+        return hashlib.blake2b(f"{self.versions}\0{source}".encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
     def render(self, source: str, deck_file: Path, media: MediaSet) -> str:
-        if self.path is None or "<img" in source or "![" in source:
+        if self.cache is None or "<img" in source or "![" in source:
             return to_html(source, deck_file, media)
-        key = hashlib.blake2b(source.encode(), digest_size=16).digest()
+        key = self.key(source)
         cached = self.entries.get(key)
         if cached is None:
-            cached = to_html(source, deck_file, media)
-        self.fresh[key] = cached
+            cached = self.entries[key] = self.fresh[key] = to_html(source, deck_file, media)
         return cached
 
-    def prefill(self, notes: list[Note], media: MediaSet) -> None:
-        """Render every field missing from the cache, on all cores when there are many (cold exports)."""
-        if self.path is None:
+    def prefill(self, notes: list[Note]) -> None:
+        """Read every field's HTML from the cache; render the missing ones on all cores when there are many."""
+        if self.cache is None:
             return
-        missing: dict[bytes, tuple[str, Path]] = {}
+        wanted: dict[bytes, str] = {}
         for note in notes:
             for source in (note.q, note.a, note.cloze, note.extra):
                 if source and "<img" not in source and "![" not in source:
-                    key = hashlib.blake2b(source.encode(), digest_size=16).digest()
-                    if key not in self.entries:
-                        missing[key] = (source, note.path)
+                    wanted[self.key(source)] = source
+        self.entries = self.cache.html(list(wanted))
+        self.cache.touch_html(list(self.entries))
+        missing = [(key, source) for key, source in wanted.items() if key not in self.entries]
         workers = os.cpu_count() or 1
         if len(missing) < 2000 or workers < 2:
             return  # rendered one by one as the notes are built
@@ -166,19 +159,15 @@ class HtmlCache:
             context = multiprocessing.get_context("fork")  # workers inherit the loaded converter
         except ValueError:
             return
-        items = list(missing.items())
         with context.Pool(workers) as pool:
-            rendered = pool.map(_render_plain, [source for _, (source, _) in items], chunksize=256)
-        for (key, _), html_text in zip(items, rendered):
-            self.entries[key] = html_text
+            rendered = pool.map(_render_plain, [source for _, source in missing], chunksize=256)
+        for (key, _), html_text in zip(missing, rendered):
+            self.entries[key] = self.fresh[key] = html_text
 
     def save(self) -> None:
-        """Keep what this export used (so the cache never grows past one collection's fields)."""
-        if self.path is None or set(self.fresh) == self.stored:
-            return
-        from prep.cache import write_atomically
-
-        write_atomically(self.path, marshal.dumps((_versions(), self.fresh)))
+        if self.cache is not None and self.fresh:
+            self.cache.put_html(self.fresh)
+            self.fresh = {}
 
 
 def _render_plain(source: str) -> str:
@@ -365,8 +354,8 @@ def _rewrite_images(text: str, deck_file: Path, media: MediaSet) -> str:
         offset = match.start(0)
         return whole[: start - offset] + name + whole[end - offset :]
 
-    text = decks.IMAGE_MARKDOWN.sub(replace, text)
-    return decks.IMAGE_HTML.sub(replace, text)
+    text = formats.IMAGE_MARKDOWN.sub(replace, text)
+    return formats.IMAGE_HTML.sub(replace, text)
 
 
 def sanitize(fragment: str) -> str:
@@ -430,7 +419,7 @@ def _package_class():
     return Package
 
 
-def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlCache | None = None):
+def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | None = None):
     import genanki
 
     assert note.id is not None
@@ -447,8 +436,8 @@ def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlCache | Non
     return genanki.Note(model=models[note.kind], fields=fields, tags=tags, guid=PREP_GUID + note.id)
 
 
-def export(collection: decks.Collection, out: Path, when: datetime, *, deck: str | None = None,
-           tag: str | None = None, progress=None, cache_dir: Path | None = None) -> ExportResult:
+def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | None = None,
+           tag: str | None = None, progress=None, cache: Cache | None = None) -> ExportResult:
     """Write the notes in scope to `out`; `when` becomes the notes' modification time.
 
     `progress` is an optional (store, config) pair: the package then also carries scheduling and the
@@ -465,15 +454,15 @@ def export(collection: decks.Collection, out: Path, when: datetime, *, deck: str
             groups[note.deck] = (genanki.Deck(stable_id("prep", "deck", note.deck), note.deck), [])
         groups[note.deck][1].append(note)
     card_count = sum(len(decks.cards_of(note)) for note in notes)
-    cache = HtmlCache(cache_dir)
-    cache.prefill(notes, media)
+    fields = HtmlFields(cache)
+    fields.prefill(notes)
     with tempfile.TemporaryDirectory(prefix="prep-media-") as staging:
         package = _package_class()(list(groups.values()), models,
-                                   lambda note: build_note(note, models, media, cache), media, Path(staging))
+                                   lambda note: build_note(note, models, media, fields), media, Path(staging))
         out.parent.mkdir(parents=True, exist_ok=True)
         partial = out.with_name(out.name + ".partial")
         package.write_to_file(str(partial), timestamp=when.timestamp())
-        cache.save()
+        fields.save()
         if progress is not None:
             from prep.anki_import import PREP_GUID
             from prep.anki_progress import add_progress

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from prep import cloze, decks, yamlnodes
+from prep import cloze, formats, yamlnodes
+from prep.paths import display_path
 
 STOPWORDS = {"a", "an", "the", "is", "are", "was", "what", "which", "why", "how", "does", "do", "of", "in",
              "on", "for", "to", "and", "or", "with", "when", "you", "your", "it", "its", "be", "can", "that",
@@ -45,7 +46,7 @@ def fix_ids(root: Path, files: list[Path], taken: set[str]) -> list[FixedId]:
         crlf = "\r\n" in raw
         bom = raw.startswith("\ufeff")
         text = raw.lstrip("\ufeff").replace("\r\n", "\n")
-        shown = decks.display_path(path)
+        shown = display_path(path)
         if path.suffix.lower() == ".md":
             new_text, added = _fix_markdown(path, shown, root, text, taken)
         else:
@@ -62,9 +63,9 @@ def fix_ids(root: Path, files: list[Path], taken: set[str]) -> list[FixedId]:
 
 
 def _fix_yaml(path: Path, shown: str, root: Path, text: str, taken: set[str]) -> tuple[str, list[tuple[int, str]]]:
-    parser = decks._YamlParser(path, shown, root, text)
+    parser = formats.YamlParser(path, shown, root, text)
     parser.parse()
-    document = getattr(parser, "document", None)
+    document = parser.document
     if document is None or document.kind != "map" or "cards" not in document.data:
         return text, []
     cards = document.data["cards"][1]
@@ -106,11 +107,11 @@ def _plain(fields: dict, name: str) -> str:
 
 
 def _fix_markdown(path: Path, shown: str, root: Path, text: str, taken: set[str]) -> tuple[str, list[tuple[int, str]]]:
-    parser = decks._MarkdownParser(path, shown, root, text)
+    parser = formats.MarkdownParser(path, shown, root, text)
     parser.parse()
     lines = text.split("\n")
     edits: list[tuple[int, str, str]] = []
-    for raw in getattr(parser, "raw_cards", []):
+    for raw in parser.raw_cards:
         first_field = next(iter(raw.fields.values()))
         question = "\n".join(first_field[1])
         if raw.meta is None:

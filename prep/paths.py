@@ -1,7 +1,8 @@
-"""Where things live: the data directory, the config file, the decks folder, and the clock."""
+"""Where things live: the data and cache folders, the config file, the decks folder, and how paths are shown."""
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,7 +25,13 @@ def database_path() -> Path:
 
 
 def cache_dir() -> Path:
-    return data_dir() / "cache"
+    """The user cache folder (only speed depends on it); `PREP_CACHE` overrides it."""
+    override = os.environ.get("PREP_CACHE")
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_cache_path
+
+    return user_cache_path("prep", appauthor=False)
 
 
 def config_path() -> Path:
@@ -49,6 +56,26 @@ def resolve_decks(option: str | None) -> Path:
     if local.is_dir():
         return local
     return bundled_decks()
+
+
+def display_path(path: Path) -> str:
+    """A path as the user should read it: relative to the current folder when inside it."""
+    text = str(path)
+    if not os.path.isabs(text) and ".." not in Path(text).parts:
+        return text  # already relative to the current folder (the common case; no file-system calls)
+    folder, name = os.path.split(text)
+    shown_folder = _display_folder(folder, os.getcwd())  # resolved once per folder, not per file
+    if shown_folder is None:
+        return text
+    return os.path.join(shown_folder, name) if shown_folder != "." else name
+
+
+@functools.lru_cache(maxsize=4096)
+def _display_folder(folder: str, cwd: str) -> str | None:
+    try:
+        return str(Path(folder).resolve().relative_to(Path(cwd).resolve()))
+    except ValueError:
+        return None
 
 
 def now() -> datetime:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import sqlite3
-import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +13,8 @@ from prep.scheduler import RATINGS, format_interval
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
+
+    from prep.cache import Cache
 
 # C0/C1 control characters other than tab and newline: card text must never move the cursor,
 # change colours or retitle the terminal.
@@ -67,7 +67,7 @@ def markdown(source: str) -> "RenderableType":
     return Markdown(terminal_markdown(source), code_theme="monokai", inline_code_theme="monokai")
 
 
-def show_markdown(console: "Console", source: str, screens: "ScreenCache | None" = None) -> None:
+def show_markdown(console: "Console", source: str, screens: "Screens | None" = None) -> None:
     """Print a card side; with `screens`, reuse the terminal output of an earlier run for the same text."""
     if screens is None:
         console.print(markdown(source))
@@ -76,36 +76,27 @@ def show_markdown(console: "Console", source: str, screens: "ScreenCache | None"
     console.file.flush()
 
 
-class ScreenCache:
-    """Card sides as the terminal showed them, keyed by their Markdown, the terminal's width and colours,
-    and the rendering libraries' files.
+class Screens:
+    """Card sides as the terminal showed them, kept in the one cache and keyed by their Markdown, the
+    terminal's width and colours, and the rendering libraries' files.
 
     Drawing a card seen before then needs neither the Markdown parser nor the LaTeX converter, which
-    are most of `prep review`'s start-up. It is an optimisation only: any error is a miss, and the
-    file can be deleted at any time.
+    are most of `prep review`'s start-up.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.db: sqlite3.Connection | None = None
+    def __init__(self, cache: "Cache") -> None:
+        self.cache = cache
         self.stamp = _library_stamp()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(path, timeout=0.2, isolation_level=None)
-            self.db.execute("PRAGMA synchronous = OFF")  # a lost write costs one re-render, nothing else
-            self.db.execute("CREATE TABLE IF NOT EXISTS screens (key BLOB PRIMARY KEY, text TEXT NOT NULL, "
-                            "used INTEGER NOT NULL)")
-        except (OSError, sqlite3.Error):
-            self.close()
 
     def text_for(self, source: str, console: "Console") -> str:
         """The terminal output of a card side: from the cache, or rendered now and kept."""
         key = self.key(source, console)
-        text = self.get(key)
+        text = self.cache.screen(key)
         if text is None:
             with console.capture() as capture:
                 console.print(markdown(source))
             text = capture.get()
-            self.put(key, text)
+            self.cache.put_screen(key, text)
         return text
 
     def key(self, source: str, console: "Console") -> bytes:
@@ -113,37 +104,6 @@ class ScreenCache:
 
         context = f"{self.stamp}\0{console.width}\0{console.color_system}\0{console.legacy_windows}\0"
         return hashlib.blake2b((context + source).encode("utf-8", "surrogatepass"), digest_size=16).digest()
-
-    def get(self, key: bytes) -> str | None:
-        now = int(time.time())
-        row = self._execute("SELECT text FROM screens WHERE key = ?", key)
-        found = row.fetchone() if row is not None else None
-        if not found or not isinstance(found[0], str):
-            return None
-        # mark it used (at most once a day: no write on most draws)
-        self._execute("UPDATE screens SET used = ? WHERE key = ? AND used < ?", now, key, now - 86400)
-        return found[0]
-
-    def put(self, key: bytes, text: str) -> None:
-        self._execute("INSERT OR REPLACE INTO screens (key, text, used) VALUES (?, ?, ?)", key, text, int(time.time()))
-
-    def prune(self, days: int = 120) -> None:
-        """Forget screens not drawn for `days` (cards since edited or deleted, other terminal widths)."""
-        self._execute("DELETE FROM screens WHERE used < ?", int(time.time()) - days * 86400)
-
-    def close(self) -> None:
-        if self.db is not None:
-            self.db.close()
-            self.db = None
-
-    def _execute(self, sql: str, *parameters: object) -> sqlite3.Cursor | None:
-        """Run one statement; None when the cache is unusable (that only costs a re-render)."""
-        if self.db is None:
-            return None
-        try:
-            return self.db.execute(sql, parameters)
-        except sqlite3.Error:
-            return None
 
 
 def _library_stamp() -> str:

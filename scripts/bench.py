@@ -102,7 +102,8 @@ def make_history(home: Path, ids: list[str], reviews: int) -> None:
 
 
 def env_for(home: Path, decks: Path | None) -> dict[str, str]:
-    env = dict(os.environ, PREP_HOME=str(home), PREP_NOW=NOW.isoformat(), TERM="xterm", COLUMNS="100")
+    env = dict(os.environ, PREP_HOME=str(home), PREP_CACHE=str(home / "cache"), PREP_NOW=NOW.isoformat(),
+               TERM="xterm", COLUMNS="100")
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # users have bytecode caches; measure as they run
     if decks is not None:
         env["PREP_DECKS"] = str(decks)
@@ -119,13 +120,23 @@ def run_process(args: list[str], env: dict[str, str], cwd: Path) -> tuple[float,
     return elapsed, usage.ru_maxrss
 
 
+def forget_screens(cache_file: Path) -> None:
+    """Empty the drawn-screen table of the cache (the rest stays warm)."""
+    import sqlite3
+    from contextlib import closing
+
+    if cache_file.exists():
+        with closing(sqlite3.connect(cache_file)) as db, db:
+            db.execute("DELETE FROM screens")
+
+
 def first_card(env: dict[str, str], cwd: Path, fresh_screen: bool = False) -> tuple[float, int]:
     """Seconds from spawning `prep review` in a pseudo-terminal to its first card, and peak RSS.
 
     `fresh_screen`: forget drawn cards first, as for a card never shown (or prepared) before.
     """
     if fresh_screen:
-        (Path(env["PREP_HOME"]) / "cache" / "screens.db").unlink(missing_ok=True)
+        forget_screens(Path(env["PREP_CACHE"]) / "cache.db")
     started = time.perf_counter()
     pid, fd = pty.fork()
     if pid == 0:

@@ -17,6 +17,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """No test touches the user's data, decks or clock."""
     home = tmp_path / "home"
     monkeypatch.setenv("PREP_HOME", str(home))
+    monkeypatch.setenv("PREP_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("PREP_DECKS", raising=False)
     monkeypatch.delenv("PREP_NOW", raising=False)
     monkeypatch.setenv("TZ", "UTC")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from prep import decks, paths
+from prep import decks, formats, paths
 from prep.cli import cli
 
 pytest.importorskip("anki.collection")
@@ -180,8 +180,8 @@ def test_round_trip_of_the_shipped_decks_gives_back_every_card(tmp_path: Path, i
         mine = theirs[ours.id]
         assert (mine.deck, mine.q, mine.a, mine.cloze, mine.extra, mine.reverse, sorted(mine.tags)) == (
             ours.deck, ours.q, ours.a, ours.cloze, ours.extra, ours.reverse, sorted(ours.tags)), ours.id
-    images = [n for n in back.notes if decks.image_paths(n.q + n.a)]
-    assert images and all((n.path.parent / ref).is_file() for n in images for ref in decks.image_paths(n.q + n.a))
+    images = [n for n in back.notes if formats.image_paths(n.q + n.a)]
+    assert images and all((n.path.parent / ref).is_file() for n in images for ref in formats.image_paths(n.q + n.a))
 
 
 def test_export_with_progress_carries_due_dates_and_history_into_anki(decks_dir: Path, tmp_path: Path,

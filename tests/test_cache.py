@@ -5,11 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from prep import decks
+from prep.cache import Cache
 from tests.conftest import write
 
 
+def load(root: Path, cache: Path) -> decks.Decks:
+    with Cache(cache) as opened:
+        loaded = decks.load(root, opened)
+        loaded.notes  # read the texts while the cache is open
+        return loaded
+
+
 def ids(root: Path, cache: Path) -> list[tuple[str, str]]:
-    return [(note.id, note.q or note.cloze) for note in decks.load(root, cache_dir=cache).notes]
+    return [(note.id, note.q or note.cloze) for note in load(root, cache).notes]
 
 
 def test_edit_rename_delete_between_runs(tmp_path: Path) -> None:
@@ -21,7 +29,7 @@ def test_edit_rename_delete_between_runs(tmp_path: Path) -> None:
     write(root / "a.yaml", "cards:\n  - {id: a1, q: 'First, edited?', a: 'One.'}\n")  # same size or not
     assert ids(root, cache) == [("a1", "First, edited?"), ("b1", "Second?")]
     (root / "b.md").rename(root / "c.md")
-    notes = decks.load(root, cache_dir=cache).notes
+    notes = load(root, cache).notes
     assert [(n.id, n.deck, n.path.name) for n in notes] == [("a1", "A", "a.yaml"), ("b1", "C", "c.md")]
     (root / "a.yaml").unlink()
     assert ids(root, cache) == [("b1", "Second?")]
@@ -42,8 +50,8 @@ def test_same_size_edit_within_the_same_second_is_seen(tmp_path: Path) -> None:
 def test_problems_come_back_from_the_cache_with_lines(tmp_path: Path) -> None:
     root, cache = tmp_path / "decks", tmp_path / "cache"
     write(root / "bad.yaml", "cards:\n  - id: x\n    qestion: Q\n    a: A\n")
-    first = decks.load(root, cache_dir=cache).problems
-    second = decks.load(root, cache_dir=cache).problems
+    first = load(root, cache).problems
+    second = load(root, cache).problems
     assert [(p.line, p.message) for p in second] == [(p.line, p.message) for p in first] == [
         (3, "unknown field 'qestion' (did you mean 'q'?); allowed: id, q, a, cloze, extra, tags, reverse")]
 
@@ -64,6 +72,64 @@ def test_missing_image_is_noticed_even_when_the_deck_file_is_unchanged(tmp_path:
     root, cache = tmp_path / "decks", tmp_path / "cache"
     write(root / "img.png", "png")
     write(root / "a.md", "<!-- id: a1 -->\nQ: See ![x](img.png)\nA: ok\n")
-    assert decks.load(root, cache_dir=cache).problems == []
+    assert load(root, cache).problems == []
     (root / "img.png").unlink()
-    assert [p.message for p in decks.load(root, cache_dir=cache).problems] == ["missing image file 'img.png'"]
+    assert [p.message for p in load(root, cache).problems] == ["missing image file 'img.png'"]
+
+
+def test_a_damaged_or_foreign_cache_file_is_replaced(tmp_path: Path) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    write(root / "a.yaml", "cards:\n  - {id: a1, q: 'First?', a: 'One.'}\n")
+    cache.mkdir()
+    (cache / "cache.db").write_bytes(b"\x00not a database" * 100)
+    assert ids(root, cache) == [("a1", "First?")]
+    with Cache(cache) as opened:  # a working cache again, holding this folder's index
+        assert opened.db is not None
+        assert opened.db.execute("SELECT COUNT(*) FROM indexes").fetchone()[0] == 1
+
+
+def test_caches_of_earlier_versions_are_removed_from_the_data_folder(tmp_path: Path, isolated: Path) -> None:
+    old = isolated / "cache"
+    for name in ("decks-0123.marshal", "index-0123.marshal", "index-0123.texts", "screens.db", "html.marshal"):
+        write(old / name, "old")
+    history = write(isolated / "prep.db", "reviews")  # beside it: never touched
+    with Cache(tmp_path / "new-cache"):
+        pass
+    assert not old.exists()
+    assert history.read_text() == "reviews"
+
+
+def test_two_folders_share_one_index_and_show_paths_from_where_they_run(tmp_path: Path, monkeypatch) -> None:
+    from prep import formats
+
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    write(root / "bad.yaml", "cards:\n  - {id: x, q: 'Q?'}\n  - {id: y, q: 'Fine?', a: 'Yes.'}\n")
+    monkeypatch.chdir(tmp_path)
+    with Cache(cache) as opened:
+        assert [str(p) for p in decks.load(root.resolve(), opened).problems] == [
+            "decks/bad.yaml:2: missing or empty answer (a)"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("parsed again in another folder")
+
+    monkeypatch.setattr(formats, "parse_bytes", refuse)
+    monkeypatch.setattr(formats, "parse_file", refuse)
+    monkeypatch.chdir(root)
+    with Cache(cache) as opened:
+        loaded = decks.load(root.resolve(), opened)
+        assert [str(p) for p in loaded.problems] == ["bad.yaml:2: missing or empty answer (a)"]
+        assert loaded.ids() == ["y"]
+
+
+def test_commands_keep_the_cache_out_of_the_data_folder(tmp_path: Path, isolated: Path) -> None:
+    import os
+
+    from click.testing import CliRunner
+
+    from prep.cli import cli
+
+    write(tmp_path / "work" / "decks" / "a.yaml", "cards:\n  - {id: a1, q: 'First?', a: 'One.'}\n")
+    result = CliRunner().invoke(cli, ["check"])
+    assert result.exit_code == 0, result.output
+    assert (Path(os.environ["PREP_CACHE"]) / "cache.db").is_file()
+    assert not (isolated / "cache").exists()

@@ -1,12 +1,18 @@
-"""Parsing both deck formats into notes, and validation messages with file:line."""
+"""Loading decks: both formats into notes, validation messages with file:line, and a cached index that is never stale."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import pytest
 
-from prep import decks
+from prep import decks, formats, paths
+from prep.cache import Cache
+from prep.config import Config
+from prep.review import Session
+from prep.store import Store
 from tests.conftest import write
 
 
@@ -41,7 +47,7 @@ def test_cards_in_deck_order_with_variants(decks_dir: Path) -> None:
     ("nlp-llm/rag.yaml", "NLP LLM::RAG"),
 ])
 def test_deck_names_come_from_the_path(tmp_path: Path, path: str, expected: str) -> None:
-    assert decks.deck_name_for(tmp_path / path, tmp_path) == expected
+    assert formats.deck_name_for(tmp_path / path, tmp_path) == expected
 
 
 def test_deck_field_overrides_the_path(tmp_path: Path) -> None:
@@ -136,8 +142,8 @@ def test_duplicate_ids_and_questions_across_files(tmp_path: Path) -> None:
     write(tmp_path / "b.md", "<!-- id: same -->\nQ: Other?\nA: y\n\n<!-- id: other -->\nQ: What is a   TENSOR?\nA: z\n")
     problems = [f"{Path(p.path).name}:{p.line}: {p.message}" for p in decks.load(tmp_path).problems]
     assert problems == [
-        f"b.md:1: duplicate id 'same' (also at {decks.display_path(tmp_path / 'a.yaml')}:2)",
-        f"b.md:5: duplicate question (also at {decks.display_path(tmp_path / 'a.yaml')}:2)",
+        f"b.md:1: duplicate id 'same' (also at {paths.display_path(tmp_path / 'a.yaml')}:2)",
+        f"b.md:5: duplicate question (also at {paths.display_path(tmp_path / 'a.yaml')}:2)",
     ]
 
 
@@ -148,3 +154,181 @@ def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     write(tmp_path / "bomb.yaml", "\n".join(levels) + "\ncards: *a11\n")
     problems = decks.load(tmp_path).problems
     assert [p.message for p in problems] == ["YAML aliases (*name) are not allowed in deck files"]
+
+
+_OPEN: list[Cache] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_caches():
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
+def load(root: Path, cache: Path) -> decks.Decks:
+    """The decks as a command loads them, with the cache in `cache` (kept open until the test ends)."""
+    _OPEN.append(Cache(cache))
+    return decks.load(root, _OPEN[-1])
+
+
+def cards(root: Path, cache: Path) -> list[tuple[str, str, str]]:
+    """(card id, deck, question) of every card, the question read the way `prep review` reads it."""
+    found = load(root, cache)
+    shown = []
+    for card_id, deck in found.cards_in_scope():
+        card = found.card(card_id)
+        assert card is not None
+        shown.append((card_id, deck, card.note.q or card.note.cloze))
+    return shown
+
+
+def no_full_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any full parse of the decks fail the test: the snapshot must answer alone."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("the decks were parsed again")
+
+    monkeypatch.setattr(formats, "parse_bytes", refuse)
+    monkeypatch.setattr(formats, "parse_file", refuse)
+
+
+def test_unchanged_decks_are_answered_from_the_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    write(root / "a.yaml", "cards:\n  - {id: a1, q: 'First?', a: 'One.', reverse: true}\n")
+    write(root / "sub" / "b.md", "<!-- id: b1, tags: [hard] -->\nCloze: {{c1::Two}} and {{c2::three}}.\n")
+    first = cards(root, cache)
+    assert first == [("a1", "A", "First?"), ("a1/rev", "A", "First?"), ("b1/c1", "Sub::B", "{{c1::Two}} and {{c2::three}}."),
+                     ("b1/c2", "Sub::B", "{{c1::Two}} and {{c2::three}}.")]
+    no_full_load(monkeypatch)
+    assert cards(root, cache) == first
+    assert load(root, cache).cards_in_scope(tag="hard") == [("b1/c1", "Sub::B"), ("b1/c2", "Sub::B")]
+    assert load(root, cache).cards_in_scope(deck="sub") == [("b1/c1", "Sub::B"), ("b1/c2", "Sub::B")]
+
+
+def test_edit_rename_delete_and_new_file_between_runs(tmp_path: Path) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    path = write(root / "a.yaml", "cards:\n  - {id: a1, q: 'Cat?', a: 'One.'}\n")
+    write(root / "b.md", "<!-- id: b1 -->\nQ: Second?\nA: Two.\n")
+    assert cards(root, cache) == [("a1", "A", "Cat?"), ("b1", "B", "Second?")]
+    stat = path.stat()
+    write(path, "cards:\n  - {id: a1, q: 'Dog?', a: 'One.'}\n")  # same size, and the old timestamp below
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert cards(root, cache) == [("a1", "A", "Dog?"), ("b1", "B", "Second?")]
+    (root / "b.md").rename(root / "c.md")
+    assert cards(root, cache) == [("a1", "A", "Dog?"), ("b1", "C", "Second?")]
+    path.unlink()
+    assert cards(root, cache) == [("b1", "C", "Second?")]
+    write(root / "a0.md", "<!-- id: z9 -->\nQ: Zero?\nA: 0.\n")
+    assert cards(root, cache) == [("z9", "A0", "Zero?"), ("b1", "C", "Second?")]
+
+
+def test_duplicates_across_files_and_problems_survive_the_snapshot(tmp_path: Path) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    write(root / "a.yaml", "cards:\n  - {id: a1, q: 'Same?', a: 'One.'}\n  - {id: a2, qq: 'x', a: 'y'}\n")
+    write(root / "b.md", "<!-- id: a1 -->\nQ: Other?\nA: Two.\n")
+    first = load(root, cache)
+    second = load(root, cache)
+    assert [str(p) for p in second.problems] == [str(p) for p in first.problems]
+    assert [p.line for p in second.problems] == [3, 1]
+    assert second.cards_in_scope() == [("a1", "A")]
+
+
+def test_a_missing_image_is_noticed_though_no_deck_file_changed(tmp_path: Path) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    write(root / "img.png", "png")
+    write(root / "a.md", "<!-- id: a1 -->\nQ: See ![x](img.png)\nA: ok\n")
+    assert load(root, cache).problems == []
+    (root / "img.png").unlink()
+    assert [p.message for p in load(root, cache).problems] == ["missing image file 'img.png'"]
+    assert load(root, cache).cards_in_scope() == []
+
+
+def test_problem_paths_follow_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    write(root / "bad.yaml", "cards:\n  - {id: x, q: 'Q?'}\n")
+    monkeypatch.chdir(tmp_path)
+    assert [p.path for p in load(root, cache).problems] == ["decks/bad.yaml"]
+    monkeypatch.chdir(root)
+    assert [p.path for p in load(root, cache).problems] == ["bad.yaml"]
+
+
+def test_corrupt_or_foreign_index_entries_are_rebuilt(tmp_path: Path) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    write(root / "a.yaml", "cards:\n  - {id: a1, q: 'First?', a: 'One.'}\n")
+    expected = cards(root, cache)
+    import marshal
+    import sqlite3
+
+    from contextlib import closing
+
+    with closing(sqlite3.connect(cache / "cache.db")) as db:
+        (key,) = db.execute("SELECT key FROM indexes").fetchone()
+    for payload in (b"", b"\x00garbage" * 10, marshal.dumps((["a.yaml"], [], ["a1"], [], [], [], ["a1"], [0])),
+                    marshal.dumps("nonsense"), marshal.dumps((1, 2))):  # with the right key
+        with closing(sqlite3.connect(cache / "cache.db")) as db, db:
+            db.execute("UPDATE indexes SET data = ?", (payload,))
+            db.execute("UPDATE files SET data = ?", (payload,))
+        assert cards(root, cache) == expected
+
+
+def test_a_file_changed_during_the_load_is_not_remembered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    old, new = "cards:\n  - {id: a1, q: 'Old?', a: 'One.'}\n", "cards:\n  - {id: b1, q: 'New?', a: 'One.'}\n"
+    path = write(root / "a.yaml", old)
+    real_digest = formats.file_digest
+    calls = []
+
+    def edited_after_the_first_read(data: bytes):
+        calls.append(data)
+        if len(calls) == 1:
+            write(path, new)  # the author saves just after prep has read the file once
+        return real_digest(data)
+
+    monkeypatch.setattr(formats, "file_digest", edited_after_the_first_read)
+    assert load(root, cache).notes[0].q == "New?"
+    monkeypatch.setattr(formats, "file_digest", real_digest)
+    write(path, old)  # ...and undoes the edit
+    assert cards(root, cache) == [("a1", "A", "Old?")]  # nothing cached under the old bytes' digest says New
+
+
+def test_a_card_deleted_during_a_session_is_left_out(tmp_path: Path) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    path = write(root / "a.yaml", "cards:\n  - {id: a1, q: 'One?', a: '1.'}\n  - {id: a2, q: 'Two?', a: '2.'}\n")
+    load(root, cache)
+    found = load(root, cache)  # from the snapshot: texts are read when shown
+    write(path, "cards:\n  - {id: a2, q: 'Two?', a: '2.'}\n")
+    from datetime import datetime, timezone
+
+    with Store(tmp_path / "p.db") as store:
+        session = Session(store, found.ids(), found.card, Config(),
+                          lambda: datetime(2026, 3, 2, 10, tzinfo=timezone.utc))
+        card = session.next_card()
+        assert card is not None and card.id == "a2"
+
+
+def test_texts_come_from_the_snapshot_until_the_file_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    path = write(root / "a.yaml", "cards:\n  - {id: a1, q: 'One?', a: '1.', tags: [x]}\n")
+    expected = cards(root, cache)
+    real_parse = formats.parse_bytes
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("parsed although the snapshot's texts fit")
+
+    monkeypatch.setattr(formats, "parse_bytes", refuse)
+    monkeypatch.setattr(formats, "parse_file", refuse)
+    found = load(root, cache)
+    card = found.card("a1")
+    assert card is not None and (card.note.q, card.note.a, card.note.tags, card.note.line, card.note.path) == (
+        "One?", "1.", ["x"], 2, path)
+    monkeypatch.setattr(formats, "parse_bytes", real_parse)
+    found = load(root, cache)
+    write(path, "cards:\n  - {id: a1, q: 'One, edited?', a: '1.'}\n")  # edited while a session runs
+    assert found.card("a1").note.q == "One, edited?"
+    write(path, "cards:\n  - {id: a1, q: 'One?', a: '1.', tags: [x]}\n")
+    import sqlite3
+    from contextlib import closing
+
+    with closing(sqlite3.connect(cache / "cache.db")) as db, db:
+        db.execute("UPDATE files SET data = ?", (b"\x00" * 64,))  # damaged texts: parsed instead
+    assert cards(root, cache) == expected

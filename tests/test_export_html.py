@@ -95,18 +95,27 @@ def test_html_cache_gives_the_same_package_fields_and_sees_edits(tmp_path) -> No
     root = tmp_path / "decks"
     root.mkdir()
     (root / "a.md").write_text("<!-- id: a -->\nQ: What is **bold**?\nA: `code` and $x^2$\n")
+    from prep.cache import Cache
+
     collection = decks.load(root)
     media = export.MediaSet(root)
     cache_dir = tmp_path / "cache"
-    first = export.HtmlCache(cache_dir)
-    fields = [first.render(n.q, n.path, media) for n in collection.notes]
-    first.save()
-    second = export.HtmlCache(cache_dir)
-    assert second.entries  # loaded from disk
-    assert [second.render(n.q, n.path, media) for n in collection.notes] == fields
-    assert second.render("What is *new*?", Path(root / "a.md"), media) == "<p>What is <em>new</em>?</p>"
-    (cache_dir / "html.marshal").write_bytes(b"junk")
-    assert export.HtmlCache(cache_dir).entries == {}
+    with Cache(cache_dir) as cache:
+        first = export.HtmlFields(cache)
+        fields = [first.render(n.q, n.path, media) for n in collection.notes]
+        first.save()
+    with Cache(cache_dir) as cache:
+        second = export.HtmlFields(cache)
+        second.prefill(collection.notes)
+        assert second.entries  # read back from the cache file
+        assert [second.render(n.q, n.path, media) for n in collection.notes] == fields
+        assert second.render("What is *new*?", Path(root / "a.md"), media) == "<p>What is <em>new</em>?</p>"
+    (cache_dir / "cache.db").write_bytes(b"junk")
+    with Cache(cache_dir) as cache:
+        damaged = export.HtmlFields(cache)
+        damaged.prefill(collection.notes)
+        assert damaged.entries == {}
+        assert [damaged.render(n.q, n.path, media) for n in collection.notes] == fields
 
 
 def test_text_that_looks_like_an_internal_placeholder_is_kept() -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from prep import cloze, decks, mathtext, render
+from prep import cloze, decks, formats, mathtext, render
 from prep.model import Card, Note
 
 FUZZ = settings(max_examples=int(os.environ.get("PREP_FUZZ_EXAMPLES", "300")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -23,7 +23,8 @@ SYNTAX = st.lists(st.sampled_from(TOKENS), max_size=120).map("".join) | st.text(
 def _problems_are_located(tmp_path: Path, name: str, text: str) -> None:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
-    notes, problems = decks.parse_file(path, tmp_path)
+    parsed = formats.parse_file(path, tmp_path)
+    notes, problems = parsed.notes, parsed.problems
     lines = text.count("\n") + 2
     for problem in problems:
         assert problem.path.endswith(name)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from prep import catalog, decks, export, paths, render
+from prep import catalog, decks, export, formats, paths, render
 from prep.cli import cli
 
 ROOT = paths.bundled_decks()
@@ -21,7 +21,7 @@ MINIMUMS = {
 
 
 @pytest.fixture(scope="module")
-def shipped() -> decks.Collection:
+def shipped() -> decks.Decks:
     return decks.load(ROOT)
 
 
@@ -31,19 +31,19 @@ def test_prep_check_passes_on_the_shipped_decks() -> None:
     assert result.output.endswith("files: no problems.\n")
 
 
-def test_every_area_meets_its_minimum(shipped: decks.Collection) -> None:
+def test_every_area_meets_its_minimum(shipped: decks.Decks) -> None:
     counts = Counter(catalog.area_of(entry) for entry in catalog.entries(shipped) for _ in range(entry.total))
     short = {area: counts.get(area, 0) for area, minimum in MINIMUMS.items() if counts.get(area, 0) < minimum}
     assert short == {}
     assert sum(counts.values()) >= 580
 
 
-def test_every_card_has_exactly_one_difficulty_tag(shipped: decks.Collection) -> None:
+def test_every_card_has_exactly_one_difficulty_tag(shipped: decks.Decks) -> None:
     wrong = [note.id for note in shipped.notes if sum(t in catalog.DIFFICULTIES for t in note.tags) != 1]
     assert wrong == []
 
 
-def test_both_formats_and_every_feature_are_used(shipped: decks.Collection) -> None:
+def test_both_formats_and_every_feature_are_used(shipped: decks.Decks) -> None:
     suffixes = {note.path.suffix for note in shipped.notes}
     assert {".yaml", ".md"} <= suffixes
     kinds = Counter(note.kind for note in shipped.notes)
@@ -51,10 +51,10 @@ def test_both_formats_and_every_feature_are_used(shipped: decks.Collection) -> N
     text = [note.q + note.a + note.cloze for note in shipped.notes]
     assert sum("```python" in t for t in text) >= 20
     assert sum("$" in t for t in text) >= 100
-    assert any(decks.image_paths(t) for t in text)
+    assert any(formats.image_paths(t) for t in text)
 
 
-def test_every_card_renders_in_the_terminal(shipped: decks.Collection) -> None:
+def test_every_card_renders_in_the_terminal(shipped: decks.Decks) -> None:
     from rich.console import Console
 
     console = Console(file=io.StringIO(), width=100, force_terminal=True)
@@ -66,7 +66,7 @@ def test_every_card_renders_in_the_terminal(shipped: decks.Collection) -> None:
     assert console.file.getvalue()
 
 
-def test_every_note_renders_as_html(shipped: decks.Collection) -> None:
+def test_every_note_renders_as_html(shipped: decks.Decks) -> None:
     media = export.MediaSet(ROOT)
     for note in shipped.notes:
         for field in (note.q, note.a, note.cloze, note.extra):
@@ -76,6 +76,6 @@ def test_every_note_renders_as_html(shipped: decks.Collection) -> None:
                 assert "$" not in html.replace("\\$", "") or "<code" in html, (note.id, html)
 
 
-def test_decks_readme_is_the_current_catalogue(shipped: decks.Collection) -> None:
+def test_decks_readme_is_the_current_catalogue(shipped: decks.Decks) -> None:
     assert (ROOT / "README.md").read_text(encoding="utf-8") == catalog.markdown(shipped), (
         "run: prep catalog --markdown > decks/README.md")
