@@ -8,6 +8,7 @@ hostile or broken zip is refused before anything is written.
 from __future__ import annotations
 
 import base64
+import filecmp
 import hashlib
 import html
 import os
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from prep import formats
+from prep import files, formats
 from prep.paths import display_path
 from prep.errors import PrepError
 
@@ -389,32 +390,48 @@ def import_package(package: Path, into: Path, store, schedule) -> Report:
                         (ease, datetime.fromtimestamp(review_ms / 1000, tz=timezone.utc), taken or None))
         # everything is read and converted: only now touch the user's files and database
         for source, destination in media.pending.items():
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            if not destination.exists() or destination.read_bytes() != source.read_bytes():
-                shutil.copyfile(source, destination)
-                report.media_copied += 1
+            report.media_copied += copy_media(source, destination, report.warnings)
         for target, (deck_name, entries) in plans.items():
             entries[:] = _valid_entries(entries, target, into, deck_name, report.warnings)
             if not entries:
                 continue
             text = _yaml_text(deck_name, package, entries)
-            if target.exists():
-                if target.read_text(encoding="utf-8") == text:
+            if os.path.lexists(target):  # a dangling link counts: never written through
+                if target.is_file() and target.read_text(encoding="utf-8", errors="replace") == text:
                     report.files_unchanged += 1
                     continue
                 report.warnings.append(f"{display_path(target)} exists with other content; left unchanged "
                                        "(move it away to import it again)")
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            temporary = target.with_name(f".{target.name}.partial")
-            temporary.write_text(text, encoding="utf-8")
-            os.replace(temporary, target)
+            try:
+                files.write_text(target, text, exclusive=True)  # "only new files", even against a race
+            except FileExistsError:
+                report.warnings.append(f"{display_path(target)} appeared while importing; left unchanged")
+                continue
             report.files_written.append(target)
     for card_id, reviews in history.items():
         added = store.merge_reviews(card_id, reviews, lambda state, rating, at, c=card_id: schedule(state, c, rating, at))
         report.reviews_added += added
         report.cards_with_history += bool(added)
     return report
+
+
+def copy_media(source: Path, destination: Path, warnings: list[str]) -> bool:
+    """Copy one image unless `destination` exists (identical bytes: unchanged; other bytes or a link:
+    left as it is, with a warning); True when a file was written."""
+    if os.path.lexists(destination):
+        if not destination.is_symlink() and destination.is_file() and filecmp.cmp(source, destination, shallow=False):
+            return False
+        warnings.append(f"{display_path(destination)} exists with other content; left unchanged")
+        return False
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        files.copy_file(source, destination, exclusive=True)
+    except FileExistsError:
+        warnings.append(f"{display_path(destination)} appeared while importing; left unchanged")
+        return False
+    return True
 
 
 def _valid_entries(entries: list[dict], target: Path, into: Path, deck_name: str, warnings: list[str]) -> list[dict]:

@@ -8,13 +8,13 @@ and FSRS memory state, and the review log.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import tempfile
 import zipfile
 from datetime import datetime
 from pathlib import Path
 
+from prep import files
 from prep.config import Config
 from prep.review import LEARNING_STATES, REVIEW_STATE, day_bounds
 from prep.store import Store, to_ms
@@ -36,12 +36,10 @@ def add_progress(package: Path, store: Store, card_for: dict[tuple[str, int], st
             db.commit()
         finally:
             db.close()
-        partial = package.with_name(package.name + ".progress")
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as out:
+        with files.replacing(package) as partial, zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as out:
             out.write(db_path, "collection.anki2")
             for info, data in others:
                 out.writestr(info, data)
-        os.replace(partial, package)
     return counts
 
 

@@ -6,6 +6,8 @@ import os
 import sqlite3
 from pathlib import Path
 
+from prep import files
+
 PREFIX = "prep-"
 
 
@@ -24,20 +26,22 @@ def daily_backup(database: Path, day: str, keep: int) -> Path | None:
     if keep <= 0 or not database.is_file():
         return None
     target = backups_dir(database) / f"{PREFIX}{day}.db"
-    if target.exists():
+    if os.path.lexists(target):
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial")
     source = sqlite3.connect(database)
     try:
-        destination = sqlite3.connect(partial)
-        try:
-            source.backup(destination)
-        finally:
-            destination.close()
+        # exclusive: a second process taking the same day's backup finds it made, not overwritten
+        with files.replacing(target, exclusive=True) as partial:
+            destination = sqlite3.connect(partial)
+            try:
+                source.backup(destination)
+            finally:
+                destination.close()
+    except FileExistsError:
+        return None
     finally:
         source.close()
-    os.replace(partial, target)
     for old in existing(database)[:-keep]:
         old.unlink()
     return target

@@ -28,6 +28,12 @@ class _Group(click.Group):
             raise click.ClickException(
                 f"the review database {paths.database_path()} is damaged ({error}).\n"
                 f"{backup.restore_hint(paths.database_path())}") from None
+        except OSError as error:  # disk full, read-only, no permission: one line, nothing half-written
+            from prep import files
+
+            target = files.target_of(error)
+            where = f"cannot write {target}" if target else str(error.filename or "a file")
+            raise click.ClickException(f"{where}: {error.strerror or error}") from None
 
 
 decks_option = click.option(

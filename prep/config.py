@@ -111,9 +111,9 @@ def _validate(config: Config) -> None:
 
 def save_settings(path: Path, **settings: Any) -> None:
     """Set some settings in the config file, keeping the others (written atomically)."""
-    import os
-
     import yaml
+
+    from prep import files
 
     values: dict[str, Any] = {}
     if path.is_file():
@@ -122,9 +122,7 @@ def save_settings(path: Path, **settings: Any) -> None:
             values = loaded
     values.update(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.new")
-    temporary.write_text(yaml.safe_dump(values, sort_keys=False), encoding="utf-8")
-    os.replace(temporary, path)
+    files.write_text(path, yaml.safe_dump(values, sort_keys=False))
 
 
 def as_dict(config: Config) -> dict[str, Any]:

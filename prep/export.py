@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from prep import decks, formats, mathtext
+from prep import decks, files, formats, mathtext
 from prep.cache import Cache
 from prep.model import Note
 
@@ -460,19 +460,18 @@ def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | No
         package = _package_class()(list(groups.values()), models,
                                    lambda note: build_note(note, models, media, fields), media, Path(staging))
         out.parent.mkdir(parents=True, exist_ok=True)
-        partial = out.with_name(out.name + ".partial")
-        package.write_to_file(str(partial), timestamp=when.timestamp())
-        fields.save()
-        if progress is not None:
-            from prep.anki_import import PREP_GUID
-            from prep.anki_progress import add_progress
+        with files.replacing(out) as partial:  # never a half-written package under the real name
+            package.write_to_file(str(partial), timestamp=when.timestamp())
+            fields.save()
+            if progress is not None:
+                from prep.anki_import import PREP_GUID
+                from prep.anki_progress import add_progress
 
-            store, config = progress
-            card_for = {}
-            for note in notes:
-                for index, card in enumerate(decks.cards_of(note)):
-                    ordinal = card.cloze_number - 1 if card.cloze_number else index
-                    card_for[(PREP_GUID + note.id, ordinal)] = card.id
-            add_progress(partial, store, card_for, when, config)
-        partial.replace(out)  # never leave a half-written package under the real name
+                store, config = progress
+                card_for = {}
+                for note in notes:
+                    for index, card in enumerate(decks.cards_of(note)):
+                        ordinal = card.cloze_number - 1 if card.cloze_number else index
+                        card_for[(PREP_GUID + note.id, ordinal)] = card.id
+                add_progress(partial, store, card_for, when, config)
     return ExportResult(out, len(notes), card_count, len(media.names), len(groups))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from prep import cloze, formats, yamlnodes
+from prep.files import write_text
 from prep.paths import display_path
 
 STOPWORDS = {"a", "an", "the", "is", "are", "was", "what", "which", "why", "how", "does", "do", "of", "in",
@@ -55,9 +55,7 @@ def fix_ids(root: Path, files: list[Path], taken: set[str]) -> list[FixedId]:
             continue
         if crlf:
             new_text = new_text.replace("\n", "\r\n")
-        temporary = path.with_name(f".{path.name}.prep-fix")
-        temporary.write_text(("\ufeff" if bom else "") + new_text, encoding="utf-8", newline="")
-        os.replace(temporary, path)
+        write_text(path, ("\ufeff" if bom else "") + new_text, newline="")
         fixed.extend(FixedId(path, line, card_id) for line, card_id in added)
     return fixed
 

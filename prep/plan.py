@@ -123,12 +123,13 @@ def save(plan: Plan, data_dir: Path, config_path: Path, config: Config) -> None:
     """Record the plan and set the daily limits it needs."""
     import yaml
 
+    from prep import files
     from prep.config import save_settings
 
     plan_path(data_dir).parent.mkdir(parents=True, exist_ok=True)
-    plan_path(data_dir).write_text(yaml.safe_dump({
+    files.write_text(plan_path(data_dir), yaml.safe_dump({
         "interview": plan.interview.isoformat(), "target": plan.target, "new_per_day": plan.new_per_day,
-        "new_cards": plan.new_cards}, sort_keys=False), encoding="utf-8")
+        "new_cards": plan.new_cards}, sort_keys=False))
     save_settings(config_path, new_per_day=plan.new_per_day,
                   reviews_per_day=max(config.reviews_per_day, plan.peak_reviews),
                   desired_retention=max(config.desired_retention, plan.target))
