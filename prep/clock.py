@@ -75,6 +75,8 @@ def _zone_for(tz: str | None) -> tzinfo:
                     return ZoneInfo.from_file(source, key=name)
             return ZoneInfo(name)
         except (OSError, ValueError, KeyError):  # not a zone name (ZoneInfoNotFoundError is a KeyError)
+            if hasattr(_time, "tzset"):
+                _time.tzset()  # the C library reads the same TZ, even if it changed without a tzset
             return _CLibraryZone()
     try:
         target = str(LOCALTIME.resolve())
@@ -168,7 +170,7 @@ def day_starts(first: date, count: int, day_starts_at: int) -> list[datetime]:
     return [start_of(first + timedelta(days=n), day_starts_at) for n in range(count)]
 
 
-def day_index(starts: list, moment) -> int:
+def day_index(starts: list, moment: int | datetime) -> int:
     """Which of the days begun at `starts` holds `moment` (-1: before the first); `moment` and
     `starts` are both datetimes or both epoch milliseconds."""
     return bisect_right(starts, moment) - 1
