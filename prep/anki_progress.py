@@ -14,9 +14,9 @@ import zipfile
 from datetime import datetime
 from pathlib import Path
 
-from prep import files
+from prep import clock, files
 from prep.config import Config
-from prep.review import LEARNING_STATES, REVIEW_STATE, day_bounds
+from prep.review import LEARNING_STATES, REVIEW_STATE
 from prep.store import Store, to_ms
 
 DEFAULT_DECAY = 0.1542  # FSRS-6's w20; Anki stores the curve's decay with each card
@@ -45,7 +45,7 @@ def add_progress(package: Path, store: Store, card_for: dict[tuple[str, int], st
 
 def _fill(db: sqlite3.Connection, store: Store, card_for: dict[tuple[str, int], str], now: datetime,
           config: Config) -> tuple[int, int]:
-    day_start, _ = day_bounds(now, config.day_starts_at)
+    day_start, _ = clock.day_bounds(now, config.day_starts_at)
     conf = json.loads(db.execute("SELECT conf FROM col").fetchone()[0])
     conf["schedVer"] = 2  # without it Anki upgrades the package from the old scheduler and rewrites the log
     conf["rollover"] = config.day_starts_at
@@ -68,9 +68,8 @@ def _fill(db: sqlite3.Connection, store: Store, card_for: dict[tuple[str, int], 
         data = json.dumps({"s": round(state.stability or 0, 4), "d": round(state.difficulty or 5, 4),
                            "dr": config.desired_retention, "decay": decay, "lrt": int(last.timestamp())})
         if int(state.state) == REVIEW_STATE:
-            due_day = (day_bounds(state.due, config.day_starts_at)[0].date() - day_start.date()).days
-            interval = max(1, (day_bounds(state.due, config.day_starts_at)[0].date()
-                               - day_bounds(last, config.day_starts_at)[0].date()).days)
+            due_day = clock.elapsed_days(now, state.due, config.day_starts_at)
+            interval = max(1, clock.elapsed_days(last, state.due, config.day_starts_at))
             db.execute("UPDATE cards SET type = 2, queue = 2, due = ?, ivl = ?, factor = 2500, reps = ?, lapses = ?, "
                        "left = 0, data = ? WHERE id = ?", (due_day, interval, len(reviews), lapses, data, anki_card))
         elif int(state.state) in LEARNING_STATES:

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from prep import __version__
+from prep import __version__, clock
 from prep.errors import PrepError
 
 
@@ -178,13 +178,13 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
         if not card_ids:
             raise PrepError(f"no cards match{' --deck ' + deck if deck else ''}{' --tag ' + tag if tag else ''}")
         with Store(paths.database_path()) as store:
-            session = Session(store, card_ids, loaded.card, config, paths.now, limit)
+            session = Session(store, card_ids, loaded.card, config, clock.now, limit)
             from prep import plan as planner
 
             session.plan = planner.load_saved(paths.data_dir())
             if session.next_card() is None:
                 nxt = session.next_due()
-                click.echo("Nothing due right now." + (f" Next card due {render.when(nxt, paths.now())}." if nxt else ""))
+                click.echo("Nothing due right now." + (f" Next card due {render.when(nxt, clock.now())}." if nxt else ""))
                 return
             from rich.console import Console
 
@@ -193,7 +193,7 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
             with drill.KeyboardMode(sys.stdin.fileno()):
                 summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), loaded, screens)
             console.print()
-            console.print(drill.summary_text(summary, paths.now()))
+            console.print(drill.summary_text(summary, clock.now()))
             from prep import backup
 
             backup.daily_backup(paths.database_path(), session.day, config.backups_to_keep)
@@ -226,10 +226,10 @@ def export(output: str, deck: str | None, tag: str | None, with_progress: bool, 
 
             config = _config(settings)
             with Store(paths.database_path()) as store:
-                result = exporter.export(loaded, Path(output), paths.now(), deck=deck, tag=tag,
+                result = exporter.export(loaded, Path(output), clock.now(), deck=deck, tag=tag,
                                          progress=(store, config), cache=cache)
         else:
-            result = exporter.export(loaded, Path(output), paths.now(), deck=deck, tag=tag, cache=cache)
+            result = exporter.export(loaded, Path(output), clock.now(), deck=deck, tag=tag, cache=cache)
     if not result.notes:
         raise PrepError("no cards to export" + (f" for --deck {deck}" if deck else "") + (f" --tag {tag}" if tag else ""))
     click.echo(f"Wrote {result.path}: {result.notes} notes, {result.cards} cards, {result.media} media "
@@ -251,7 +251,7 @@ def stats(deck: str | None, tag: str | None, as_json: bool, settings: tuple[str,
     with _cache() as cache:
         loaded = _decks(decks_dir, cache)
     with Store(paths.database_path()) as store:
-        result = figures.compute(store, loaded.cards_in_scope(deck, tag), paths.now(), config.day_starts_at,
+        result = figures.compute(store, loaded.cards_in_scope(deck, tag), clock.now(), config.day_starts_at,
                                  config.leech_threshold)
     if as_json:
         _echo_json(render.stats_json(result))
@@ -280,7 +280,7 @@ def suspend(card_ids: tuple[str, ...], leeches: bool, settings: tuple[str, ...])
             chosen += list(store.lapses(config.leech_threshold))
         if not chosen:
             raise PrepError("name card ids to suspend, or use --leeches")
-        count = store.suspend(chosen, paths.now(), "leech" if leeches and not card_ids else "manual")
+        count = store.suspend(chosen, clock.now(), "leech" if leeches and not card_ids else "manual")
     click.echo(f"Suspended {count} card{'s' if count != 1 else ''}.")
 
 
@@ -363,7 +363,7 @@ def plan(interview_day: str, target: float, deck: str | None, tag: str | None, s
     with _cache() as cache:
         cards = _decks(decks_dir, cache).cards_in_scope(deck, tag)
     with Store(paths.database_path()) as store:
-        result = planner.make_plan(store, cards, config, paths.now(), interview, target)
+        result = planner.make_plan(store, cards, config, clock.now(), interview, target)
     if save_plan:
         planner.save(result, paths.data_dir(), paths.config_path(), config)
     if as_json:
@@ -504,7 +504,6 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...]) -> None:
     FSRS, and compares the results with the stored states. Also takes the day's backup.
     """
     from prep import backup, doctor as checker, paths, scheduler
-    from prep.review import review_day
     from prep.store import Store
 
     config = _config(settings)
@@ -514,7 +513,7 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...]) -> None:
         return
     with Store(database) as store:
         report = checker.examine(store, scheduler.make(config), repair=not no_repair)
-    made = backup.daily_backup(database, review_day(paths.now(), config.day_starts_at), config.backups_to_keep)
+    made = backup.daily_backup(database, clock.review_day(clock.now(), config.day_starts_at), config.backups_to_keep)
     failed = report.integrity != ["ok"] or bool(report.broken_chain) or (
         no_repair and bool(report.state_mismatch or report.missing_state))
     if as_json:

@@ -147,7 +147,7 @@ def _draw(session: Session, console: Console, card: Card, revealed: bool, messag
     front, back = render.card_sides(card)
     console.clear()
     console.print(render.header(card, session.done, session.left(), session.plan, session.clock(),
-                                len(session.new)))
+                                len(session.new), session.config.day_starts_at))
     console.rule(style="dim")
     render.show_markdown(console, front, screens)
     if revealed:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
+from prep.clock import day_number
 from prep.errors import PrepError
 from prep.store import Store, from_ms
 
@@ -39,18 +39,13 @@ class Result:
         return self.fitted.log_loss < self.baseline.log_loss
 
 
-def review_day(moment: datetime, day_starts_at: int) -> int:
-    """Anki-style day number: days counted between local rollovers at `day_starts_at`."""
-    return (moment.astimezone() - timedelta(hours=day_starts_at)).date().toordinal()
-
-
 def histories(store: Store, day_starts_at: int) -> dict[str, list[tuple[int, int]]]:
     """Each card's reviews as (rating, days since its previous review), oldest first."""
     by_card: dict[str, list[tuple[int, int]]] = {}
     last_day: dict[str, int] = {}
     for card_id, rating, reviewed_at in store.db.execute(
             "SELECT card_id, rating, reviewed_at FROM reviews ORDER BY card_id, reviewed_at, id"):
-        day = review_day(from_ms(reviewed_at), day_starts_at)
+        day = day_number(from_ms(reviewed_at), day_starts_at)
         previous = last_day.get(card_id)
         by_card.setdefault(card_id, []).append((rating, 0 if previous is None else day - previous))
         last_day[card_id] = day

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
 from prep.errors import ConfigError
@@ -77,16 +76,3 @@ def _display_folder(folder: str, cwd: str) -> str | None:
     except ValueError:
         return None
 
-
-def now() -> datetime:
-    """The current time (aware, UTC); `PREP_NOW` (ISO 8601) pins it for reproducible runs."""
-    pinned = os.environ.get("PREP_NOW")
-    if not pinned:
-        return datetime.now(timezone.utc)
-    try:
-        moment = datetime.fromisoformat(pinned.replace("Z", "+00:00"))
-    except ValueError:
-        raise ConfigError(f"PREP_NOW='{pinned}' is not an ISO 8601 time such as 2026-01-31T09:00:00Z") from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()  # a naive time means local time
-    return moment.astimezone(timezone.utc)

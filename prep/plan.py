@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from prep import scheduler as sched
+from prep import clock, scheduler as sched
 from prep.config import Config
 from prep.errors import PrepError
 from prep.store import Store
-
-INTERVIEW_HOUR = 9  # the interview is taken to be at 09:00 local time on its date
-
 
 @dataclass
 class DeckReadiness:
@@ -45,10 +42,6 @@ class Plan:
         return self.predicted_with_plan >= self.target
 
 
-def interview_moment(day: date) -> datetime:
-    return datetime.combine(day, time(INTERVIEW_HOUR)).astimezone()
-
-
 def make_plan(store: Store, cards: list[tuple[str, str]], config: Config, now: datetime, interview: date,
               target: float) -> Plan:
     """Readiness from each card's FSRS state, then a simulated schedule up to the interview.
@@ -57,15 +50,14 @@ def make_plan(store: Store, cards: list[tuple[str, str]], config: Config, now: d
     introduces the unseen cards evenly, finishing a few days before the interview so each gets
     several reviews.
     """
-    from prep.review import day_bounds
-
-    day_start, _ = day_bounds(now, config.day_starts_at)
-    days_left = (interview - day_start.date()).days
+    days_left = clock.days_until(interview, now, config.day_starts_at)
     if days_left < 1:
         raise PrepError(f"the interview date {interview.isoformat()} must be after today")
     if not 0.5 <= target <= 0.99:
         raise PrepError("--target must be between 0.5 and 0.99")
-    moment = interview_moment(interview)
+    moment = clock.interview_moment(interview)
+    # each review day's start, so the workload is counted per local review day (23 or 25 h across DST)
+    starts = clock.day_starts(clock.today(now, config.day_starts_at), days_left + 1, config.day_starts_at)
     scoring = sched.make(config)
     states = store.states()
     plan = Plan(interview, days_left, target)
@@ -97,13 +89,13 @@ def make_plan(store: Store, cards: list[tuple[str, str]], config: Config, now: d
         state = states.get(card_id)
         if state is None:
             index = order[card_id]
-            start = day_start + timedelta(days=min(spread - 1, index // max(1, plan.new_per_day)), hours=1)
+            start = starts[min(spread - 1, index // max(1, plan.new_per_day))] + timedelta(hours=1)
             state, first = None, start
         else:
             first = max(state.due, now)
         when = first
         while when < moment:
-            day = (when - day_start).days
+            day = clock.day_index(starts, when)
             if 0 <= day < days_left and state is not None:
                 per_day[day] += 1
             state = sched.review(scheduler, state, card_id, 3, when)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prep import cloze, mathtext
+from prep import clock, cloze, mathtext
 from prep.model import Card
 from prep.scheduler import RATINGS, format_interval
 
@@ -127,11 +127,11 @@ def _library_stamp() -> str:
 
 
 def header(card: Card, done: int, left: int, plan: dict | None = None, now: datetime | None = None,
-           unseen: int = 0) -> str:
+           unseen: int = 0, day_starts_at: int = 4) -> str:
     deck = clean(card.note.deck).replace("[", "\\[")
     line = f"[bold cyan]prep[/] · [bold]{deck}[/] · {done} done · {left} left"
     if plan and now is not None:
-        days = (plan["interview"] - now.astimezone().date()).days
+        days = clock.days_until(plan["interview"], now, day_starts_at)  # as `prep plan` counts them
         line += (f"\n[magenta]interview {plan['interview'].isoformat()} in {days} day{'s' if days != 1 else ''}"
                  f" · target {100 * plan['target']:.0f}% · {unseen} cards not yet seen[/]")
     return line
@@ -150,7 +150,7 @@ QUESTION_KEYS = "[dim]space/enter: show answer · s: skip · e: edit · u: undo 
 def when(moment: datetime, now: datetime) -> str:
     """A due time a person reads: 'in 10 minutes (09:40)', 'tomorrow', 'in 12 days (2026-12-04)'."""
     delta = moment - now
-    local = moment.astimezone()
+    local = clock.local(moment)
     if delta.total_seconds() <= 0:
         return "now"
     if delta < timedelta(hours=1):

@@ -8,6 +8,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Callable
 
 from prep import scheduler as sched
+from prep.clock import day_bounds, review_day
 from prep.config import Config
 from prep.model import Card
 from prep.store import Store, from_ms, to_ms
@@ -17,19 +18,6 @@ if TYPE_CHECKING:
 
 LEARNING_STATES = (1, 3)  # fsrs.State.Learning, fsrs.State.Relearning (fsrs is imported lazily)
 REVIEW_STATE = 2
-
-
-def day_bounds(now: datetime, day_starts_at: int) -> tuple[datetime, datetime]:
-    """Start and end of the review day containing `now`, in local time with an Anki-style rollover."""
-    local = now.astimezone()
-    start = local.replace(hour=day_starts_at, minute=0, second=0, microsecond=0)
-    if local < start:
-        start -= timedelta(days=1)
-    return start, start + timedelta(days=1)
-
-
-def review_day(now: datetime, day_starts_at: int) -> str:
-    return day_bounds(now, day_starts_at)[0].date().isoformat()
 
 
 @dataclass
@@ -61,7 +49,7 @@ class Session:
     def __post_init__(self) -> None:
         now = self.clock()
         self.day_start, self.day_end = day_bounds(now, self.config.day_starts_at)
-        self.day = self.day_start.date().isoformat()
+        self.day = review_day(now, self.config.day_starts_at)
         self.states = self.store.states()
         skipped = self.store.skipped(self.day) | set(self.store.suspended())
         new_today, reviews_today = self.store.counts_since(self.day_start)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from prep.review import LEARNING_STATES, REVIEW_STATE, day_bounds
+from prep import clock
+from prep.review import LEARNING_STATES, REVIEW_STATE
 from prep.store import Store, to_ms
 
 FORECAST_DAYS = 30
 CALENDAR_DAYS = 26 * 7
 RETENTION_DAYS = 30
-DAY_MS = 86_400_000
 
 
 @dataclass
@@ -91,8 +91,12 @@ def grouped(decks: list[DeckStats], most: int = 40) -> tuple[list[DeckStats], in
 def compute(store: Store, cards: list[tuple[str, str]], now: datetime, day_starts_at: int,
             leech_threshold: int = 8) -> Stats:
     """Figures for `cards`, given as (card id, deck) pairs."""
-    day_start, day_end = day_bounds(now, day_starts_at)
-    start_ms, end_ms = to_ms(day_start), to_ms(day_end)
+    today = clock.today(now, day_starts_at)
+    # the forecast's day n runs from starts[n] to starts[n + 1]: local review days, 23 or 25 h across DST
+    starts = [to_ms(start) for start in clock.day_starts(today, FORECAST_DAYS + 1, day_starts_at)]
+    start_ms, end_ms = starts[0], starts[1]
+    last_ms = starts[-1]
+    day_index = clock.day_index
     states = store.states()
     suspended = store.suspended()
     deck_of = dict(cards)
@@ -121,9 +125,8 @@ def compute(store: Store, cards: list[tuple[str, str]], now: datetime, day_start
             deck.learning += 1
         if due_ms < end_ms:
             deck.due += 1
-        day = max(0, (due_ms - start_ms) // DAY_MS)
-        if day < FORECAST_DAYS:
-            forecast[day] += 1
+        if due_ms < last_ms:
+            forecast[max(0, day_index(starts, due_ms))] += 1
     month_ms = to_ms(now - timedelta(days=RETENTION_DAYS))
     stats = Stats(forecast=forecast)
     # INDEXED BY: left alone, SQLite walks the whole (card, time) index to save a sort of a few rows.
@@ -141,7 +144,7 @@ def compute(store: Store, cards: list[tuple[str, str]], now: datetime, day_start
     stats.decks = sorted(by_deck.values(), key=lambda d: d.deck)
     for deck in stats.decks:
         stats.total.add(deck)
-    stats.calendar, stats.streak = _calendar(store, day_start, day_starts_at)
+    stats.calendar, stats.streak = _calendar(store, today, day_starts_at)
     stats.leeches = sorted(
         (Leech(card_id, deck_of[card_id], lapses, card_id in suspended)
          for card_id, lapses in store.lapses(leech_threshold).items() if card_id in deck_of),
@@ -151,33 +154,31 @@ def compute(store: Store, cards: list[tuple[str, str]], now: datetime, day_start
     return stats
 
 
-def _calendar(store: Store, day_start: datetime, day_starts_at: int) -> tuple[list[tuple[str, int]], int]:
+def _calendar(store: Store, today: date, day_starts_at: int) -> tuple[list[tuple[str, int]], int]:
     """Reviews per review day and the current streak.
 
-    Days are counted in integer arithmetic with today's UTC offset (SQLite's date() over a million
-    rows costs seconds); around a DST change a review within an hour of the rollover may land on the
-    neighbouring day.
+    Each day's bounds come from the clock (a DST day lasts 23 or 25 hours); one range count per day
+    on the time index is exact and as fast as a GROUP BY over the same rows (SQLite's date() over a
+    million rows costs seconds).
     """
-    offset = int(day_start.utcoffset().total_seconds()) - day_starts_at * 3600
-    today = _day_number(day_start, offset)
-    first = today - CALENDAR_DAYS + 1
-    counts = dict(store.db.execute(
-        "SELECT (reviewed_at / 1000 + ?) / 86400 AS day, COUNT(*) FROM reviews WHERE reviewed_at >= ? GROUP BY day",
-        (offset, (first * 86400 - offset) * 1000)))
-    origin = day_start.date() - timedelta(days=today)
-    calendar = [((origin + timedelta(days=day)).isoformat(), counts.get(day, 0)) for day in range(first, today + 1)]
-    day = today if counts.get(today) else today - 1
+    first = today - timedelta(days=CALENDAR_DAYS - 1)
+    bounds = [to_ms(start) for start in clock.day_starts(first, CALENDAR_DAYS + 1, day_starts_at)]
+    counts = [_count(store, bounds[n], bounds[n + 1]) for n in range(CALENDAR_DAYS)]
+    calendar = [((first + timedelta(days=n)).isoformat(), count) for n, count in enumerate(counts)]
+    day = CALENDAR_DAYS - 1 if counts[-1] else CALENDAR_DAYS - 2
     streak = 0
-    while counts.get(day):
+    while day >= 0 and counts[day]:
         streak += 1
         day -= 1
-    if day < first:  # the streak is longer than the calendar: probe the time index a day at a time
+    if day < 0:  # the streak is longer than the calendar: probe the time index a day at a time
+        older, end = first - timedelta(days=1), bounds[0]
         while store.db.execute("SELECT 1 FROM reviews WHERE reviewed_at >= ? AND reviewed_at < ? LIMIT 1",
-                               ((day * 86400 - offset) * 1000, ((day + 1) * 86400 - offset) * 1000)).fetchone():
+                               (start := to_ms(clock.start_of(older, day_starts_at)), end)).fetchone():
             streak += 1
-            day -= 1
+            older, end = older - timedelta(days=1), start
     return calendar, streak
 
 
-def _day_number(moment: datetime, offset: int) -> int:
-    return (int(moment.timestamp()) + offset) // 86400
+def _count(store: Store, start_ms: int, end_ms: int) -> int:
+    return store.db.execute("SELECT COUNT(*) FROM reviews INDEXED BY reviews_time "
+                            "WHERE reviewed_at >= ? AND reviewed_at < ?", (start_ms, end_ms)).fetchone()[0]

@@ -190,9 +190,8 @@ def test_export_with_progress_carries_due_dates_and_history_into_anki(decks_dir:
 
     from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
 
-    from prep import scheduler
+    from prep import clock, scheduler
     from prep.config import Config
-    from prep.review import day_bounds
     from prep.store import Store
 
     now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -214,7 +213,6 @@ def test_export_with_progress_carries_due_dates_and_history_into_anki(decks_dir:
         col.import_anki_package(ImportAnkiPackageRequest(package_path=str(out),
                                                          options=ImportAnkiPackageOptions(with_scheduling=True)))
         by_guid = {col.get_note(n).guid: col.get_note(n) for n in col.find_notes("")}
-        today = day_bounds(now, 4)[0].date()
         for card_id, state in states.items():
             note_id, _, variant = card_id.partition("/")
             ordinal = 0 if not variant else 1 if variant == "rev" else int(variant[1:]) - 1
@@ -222,7 +220,7 @@ def test_export_with_progress_carries_due_dates_and_history_into_anki(decks_dir:
             reviews = col.db.scalar("SELECT COUNT(*) FROM revlog WHERE cid = ?", card.id)
             assert reviews == len(plan[card_id]), card_id
             if int(state.state) == 2:
-                expected = (day_bounds(state.due, 4)[0].date() - today).days
+                expected = clock.elapsed_days(now, state.due, 4)
                 assert card.queue == 2 and card.due - col.sched.today == expected, card_id
                 assert abs(card.memory_state.stability - state.stability) < 0.01, card_id
             else:

@@ -9,7 +9,7 @@ import fsrs
 
 from prep import decks, scheduler
 from prep.config import Config
-from prep.review import Session, day_bounds
+from prep.review import Session
 from prep.store import Store
 from tests.conftest import write
 
@@ -49,11 +49,6 @@ def test_due_reviews_come_before_new_cards(tmp_path: Path) -> None:
         store.apply("c2", 4, earlier, None, lambda before, at: state)
         assert state.due <= NOW
         assert session(store, cards).next_card().id == "c2"
-
-
-def test_review_day_starts_at_the_configured_hour() -> None:
-    start, end = day_bounds(datetime(2026, 3, 2, 3, 30, tzinfo=timezone.utc), 4)
-    assert (start, end) == (datetime(2026, 3, 1, 4, tzinfo=timezone.utc), datetime(2026, 3, 2, 4, tzinfo=timezone.utc))
 
 
 def test_new_limit_counts_cards_introduced_since_the_day_began(tmp_path: Path) -> None:
