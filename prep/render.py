@@ -49,7 +49,11 @@ def terminal_markdown(source: str) -> str:
         if segment.kind == "math":
             out.append(_escape_markdown(mathtext.latex_to_unicode(segment.body)))
         elif segment.kind == "display":
-            out.append("\n\n    " + mathtext.latex_to_unicode(segment.body).replace("\n", " ") + "\n\n")
+            # its own indented lines: hard line breaks, `&nbsp;` for the indent and the column padding
+            # (leading spaces would make a code block or be stripped; padding must not be a wrap point)
+            lines = [re.sub(r"^ +| {2,}", lambda m: "&nbsp;" * len(m.group()), _escape_markdown(line))
+                     for line in mathtext.latex_to_unicode(segment.body, display=True).split("\n")]
+            out.append("\n\n" + "\\\n".join("&nbsp;" * 4 + line for line in lines) + "\n\n")
         elif segment.kind == "text":
             out.append(re.sub(r"\\\$", "$", segment.source))
         else:
@@ -58,7 +62,7 @@ def terminal_markdown(source: str) -> str:
 
 
 def _escape_markdown(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+    return re.sub(r"([\\`*_\[\]<>#|&~])", r"\\\1", text)
 
 
 def markdown(source: str) -> "RenderableType":
