@@ -490,7 +490,7 @@ class _Converter:
                 continue
             if _is_macro(token, "not") and i < len(tokens):
                 argument, i = _next_argument(tokens, i)
-                out.append(Atom(NFC("".join(c + "\u0338" for c in self.text(argument, script))), "rel"))
+                out.append(Atom(_nfc("".join(c + "\u0338" for c in self.text(argument, script))), "rel"))
                 continue
             atoms = self.node(token, script, layout)
             previous = tokens[i - 2] if i >= 2 else None
@@ -670,7 +670,7 @@ class _Converter:
         return "".join(out).strip()
 
 
-def NFC(text: str) -> str:
+def _nfc(text: str) -> str:
     import unicodedata
 
     return unicodedata.normalize("NFC", text)
@@ -678,7 +678,7 @@ def NFC(text: str) -> str:
 
 def _accent(text: str, mark: str) -> str:
     """A combining mark on every letter and digit (`\\hat x` → x̂, `\\overline{xy}` → x̅y̅)."""
-    return NFC("".join(char + mark if char.isalnum() else char for char in text))
+    return _nfc("".join(char + mark if char.isalnum() else char for char in text))
 
 
 def _starts_word(text: str, kind: str) -> bool:
@@ -736,8 +736,7 @@ def _rows(nodes) -> list[list[list]]:
             rows[-1].append([])
         else:
             rows[-1][-1].append(node)
-    if len(rows) > 1 and all(not cell or all(isinstance(n, str) or (type(n).__name__ == "LatexCharsNode"
-                                                                    and not n.chars.strip()) for n in cell)
+    if len(rows) > 1 and all(all(type(n).__name__ == "LatexCharsNode" and not n.chars.strip() for n in cell)
                              for cell in rows[-1]):
         rows.pop()
     return rows
