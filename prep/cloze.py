@@ -87,17 +87,23 @@ def numbers(text: str) -> list[int]:
 
 
 def render(text: str, number: int, *, reveal: bool, mark: tuple[str, str] = ("[", "]")) -> str:
-    """Text with deletion `number` hidden (`[...]` or `[hint]`) or revealed between `mark`s."""
+    """Text with deletion `number` hidden (`[...]` or `[hint]`) or revealed between `mark`s.
+
+    Padding inside a deletion (`{{c1:: $x$ }}`, which keeps the LaTeX's `}}` apart) is syntax, not text:
+    it goes outside the marks (Markdown's `** x **` is not bold), and only where it separates words."""
     out: list[str] = []
     pos = 0
     for deletion in parse(text):
         out.append(text[pos : deletion.start])
-        if deletion.number != number:
-            out.append(deletion.text)
-        elif reveal:
-            out.append(f"{mark[0]}{deletion.text}{mark[1]}")
-        else:
-            out.append(f"{mark[0]}{deletion.hint or '...'}{mark[1]}")
+        shown = deletion.text if reveal or deletion.number != number else deletion.hint.strip() or "..."
+        core = shown.strip()
+        if deletion.number == number:
+            core = f"{mark[0]}{core}{mark[1]}"
+        before = text[deletion.start - 1 : deletion.start]
+        after = text[deletion.end : deletion.end + 1]
+        lead = " " if shown[:1].isspace() and before and not before.isspace() else ""
+        trail = " " if shown[-1:].isspace() and after.isalnum() else ""
+        out.append(f"{lead}{core}{trail}")
         pos = deletion.end
     out.append(text[pos:])
     return "".join(out)

@@ -49,7 +49,11 @@ def terminal_markdown(source: str) -> str:
         if segment.kind == "math":
             out.append(_escape_markdown(mathtext.latex_to_unicode(segment.body)))
         elif segment.kind == "display":
-            out.append("\n\n    " + mathtext.latex_to_unicode(segment.body).replace("\n", " ") + "\n\n")
+            # its own indented lines: hard line breaks, `&nbsp;` for the indent and the column padding
+            # (leading spaces would make a code block or be stripped; padding must not be a wrap point)
+            lines = [re.sub(r"^ +| {2,}", lambda m: "&nbsp;" * len(m.group()), _escape_markdown(line))
+                     for line in mathtext.latex_to_unicode(segment.body, display=True).split("\n")]
+            out.append("\n\n" + "\\\n".join("&nbsp;" * 4 + line for line in lines) + "\n\n")
         elif segment.kind == "text":
             out.append(re.sub(r"\\\$", "$", segment.source))
         else:
@@ -58,7 +62,7 @@ def terminal_markdown(source: str) -> str:
 
 
 def _escape_markdown(text: str) -> str:
-    return re.sub(r"([\\`*_\[\]<>#|])", r"\\\1", text)
+    return re.sub(r"([\\`*_\[\]<>#|&~])", r"\\\1", text)
 
 
 def markdown(source: str) -> "RenderableType":
@@ -115,14 +119,21 @@ def _library_stamp() -> str:
     from prep import __version__
 
     parts = [__version__]
+    # prep's own drawing code counts too: a fix to the math converter must not be hidden by old screens
+    here = os.path.dirname(os.path.abspath(__file__))
+    origins = [(name, os.path.join(here, f"{name}.py")) for name in ("render", "mathtext", "cloze")]
     for name in ("rich", "markdown_it", "pygments", "pylatexenc"):
-        spec = None
         try:
             spec = importlib.util.find_spec(name)
-            stat = os.stat(spec.origin) if spec and spec.origin else None
-        except (ImportError, ValueError, OSError):
+        except (ImportError, ValueError):
+            spec = None
+        origins.append((name, spec.origin if spec and spec.origin else ""))
+    for name, origin in origins:
+        try:
+            stat = os.stat(origin) if origin else None
+        except OSError:
             stat = None
-        parts.append(f"{name}:{spec.origin if stat else ''}:{stat.st_mtime_ns if stat else ''}:{stat.st_size if stat else ''}")
+        parts.append(f"{name}:{origin if stat else ''}:{stat.st_mtime_ns if stat else ''}:{stat.st_size if stat else ''}")
     return "|".join(parts)
 
 

@@ -149,7 +149,7 @@ def test_elapsed_days_count_rollovers_not_24_hours(zone) -> None:
 
 def test_plan_and_the_review_header_agree_between_midnight_and_the_rollover(
         zone, decks_dir: Path, isolated: Path) -> None:
-    from prep import index, plan as planner, render
+    from prep import decks, plan as planner, render
     from prep.config import Config
     from prep.store import Store
 
@@ -157,8 +157,8 @@ def test_plan_and_the_review_header_agree_between_midnight_and_the_rollover(
     now = wall("2026-03-05T01:00")  # still the review day of 4 March
     interview = date(2026, 3, 20)
     with Store(paths.database_path()) as store:
-        deck_index = index.load(decks_dir, paths.cache_dir())
-        cards = deck_index.cards()
+        deck_index = decks.load(decks_dir)
+        cards = deck_index.cards_in_scope()
         plan = planner.make_plan(store, cards, Config(), now, interview, 0.9)
         header = render.header(deck_index.card(cards[0][0]), 0, 1, {"interview": interview, "target": 0.9}, now)
     assert plan.days_left == clock.days_until(interview, now, 4) == 16

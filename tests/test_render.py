@@ -76,3 +76,53 @@ def test_a_damaged_cache_file_only_costs_speed(tmp_path: Path) -> None:
     (tmp_path / "folder-as-file").write_text("x")
     with Cache(tmp_path / "folder-as-file") as cache:
         render.show_markdown(console(), SIDE, render.Screens(cache))
+
+
+def plain(target: Console) -> str:
+    """What the terminal shows, without colour codes; non-breaking spaces as spaces."""
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", shown(target)).replace("\xa0", " ")
+
+
+def cloze_card(text: str, number: int, extra: str = ""):
+    from prep.model import Card, Note
+
+    note = Note(id="n", deck="D", path=Path("d.yaml"), line=1, cloze=text, extra=extra)
+    return render.card_sides(Card(f"n-c{number}", note, f"c{number}"))
+
+
+def test_a_padded_cloze_deletion_shows_bold_with_its_math_converted() -> None:
+    front, back = cloze_card("The variance is {{c1:: $E[(X-\\mu)^2]$ }}, and {{c2:: $\\sigma$ :: a letter }} is its root.", 1)
+    assert front == "The variance is **[...]**, and $\\sigma$ is its root."
+    assert back == "The variance is **$E[(X-\\mu)^2]$**, and $\\sigma$ is its root."
+    for side, bold in ((front, "[...]"), (back, "E[(X-μ)²]")):
+        target = console()
+        render.show_markdown(target, side)
+        assert f"\x1b[1m{bold}\x1b[0m" in shown(target)  # bold, not `** x **` as typed
+        assert "$" not in plain(target) and "**" not in plain(target)
+    hidden, _ = cloze_card("The variance is {{c1:: $E[(X-\\mu)^2]$ }}, and {{c2:: $\\sigma$ :: a letter }} is its root.", 2)
+    assert hidden == "The variance is $E[(X-\\mu)^2]$, and **[a letter]** is its root."
+    assert cloze_card("a{{c1:: x }}b", 1)[1] == "a **x** b"  # padding kept where it separates words
+
+
+def test_display_math_is_indented_lines_not_a_code_block() -> None:
+    side = ("The LSTM gates:\n\n$$\\begin{aligned}\nf_t &= \\sigma(x_t) && \\text{forget}\\\\\n"
+            "\\tilde c_t &= \\tanh(W_c x_t)\n\\end{aligned}$$\n\nand $\\det A \\ne 0$.")
+    markdown = render.terminal_markdown(side)
+    assert not any(line.startswith("    ") for line in markdown.split("\n"))  # 4 spaces would be a code block
+    target = console()
+    render.show_markdown(target, side)
+    assert "\x1b[48" not in shown(target)  # no code-block background
+    lines = [line.rstrip() for line in plain(target).split("\n")]
+    assert "    fₜ = σ(xₜ)           forget" in lines
+    assert "    c̃ₜ = tanh(W_c xₜ)" in lines
+    assert lines.index("    c̃ₜ = tanh(W_c xₜ)") == lines.index("    fₜ = σ(xₜ)           forget") + 1
+    assert "and det A ≠ 0." in lines
+
+
+def test_math_output_is_not_read_as_markdown() -> None:
+    target = console()
+    render.show_markdown(target, "$a * b * c$ and $x_1 + y_2$ and $[a](b)$")
+    assert "a ∗ b ∗ c" not in plain(target)  # `*` is the ASCII character here, kept literally
+    assert "a * b * c and x₁ + y₂ and [a](b)" in plain(target)
