@@ -240,7 +240,7 @@ def load(root: Path, cache: Cache | None = None) -> Decks:
         found = _from_payload(cache.index(root_key, key), root, files, digests, cache)
         if found is not None:
             return found
-    decks = Decks(root, files, [], [], [], [], [], [], [], digests, cache)
+    loaded = Decks(root, files, [], [], [], [], [], [], [], digests, cache)
     notes: list[Note] = []
     new_entries: list[tuple[str, bytes, object]] = []
     reused: list[tuple[str, bytes]] = []
@@ -269,28 +269,28 @@ def load(root: Path, cache: Cache | None = None) -> Decks:
                     digests[file_index], key = digest, None
             else:
                 digests[file_index], key = None, None
-        decks._seen_ids[file_index] = seen
-        decks._by_file[file_index] = {note.id: note for note in file_notes if note.id is not None}
-        decks.raw_problems.extend(RawProblem(file_index, line, message) for line, message in problems)
+        loaded._seen_ids[file_index] = seen
+        loaded._by_file[file_index] = {note.id: note for note in file_notes if note.id is not None}
+        loaded.raw_problems.extend(RawProblem(file_index, line, message) for line, message in problems)
         notes.extend(file_notes)
     positions = {path: i for i, path in enumerate(files)}
-    kept = _check_across_files(notes, positions, decks.raw_problems)
+    kept = _check_across_files(notes, positions, loaded.raw_problems)
     names: dict[str, str] = {}  # one string object per deck name: marshal then stores it once
     for n, note in enumerate(kept):
         assert note.id is not None
-        decks.note_ids.append(note.id)
-        decks.note_decks.append(names.setdefault(note.deck, note.deck))
-        decks.note_tags.append(tuple(note.tags))
-        decks.note_files.append(positions[note.path])
+        loaded.note_ids.append(note.id)
+        loaded.note_loaded.append(names.setdefault(note.deck, note.deck))
+        loaded.note_tags.append(tuple(note.tags))
+        loaded.note_files.append(positions[note.path])
         for card in cards_of(note):
-            decks.card_ids.append(card.id)
-            decks.card_notes.append(n)
+            loaded.card_ids.append(card.id)
+            loaded.card_notes.append(n)
     if cache is not None:
         cache.put_files(new_entries)
         cache.touch_files(reused)
         if key is not None:
-            cache.put_index(root_key, key, _payload(decks, relatives))
-    return decks
+            cache.put_index(root_key, key, _payload(loaded, relatives))
+    return loaded
 
 
 def fingerprint(root: Path, files: list[Path], relatives: list[str],
