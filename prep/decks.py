@@ -279,7 +279,7 @@ def load(root: Path, cache: Cache | None = None) -> Decks:
     for n, note in enumerate(kept):
         assert note.id is not None
         loaded.note_ids.append(note.id)
-        loaded.note_loaded.append(names.setdefault(note.deck, note.deck))
+        loaded.note_decks.append(names.setdefault(note.deck, note.deck))
         loaded.note_tags.append(tuple(note.tags))
         loaded.note_files.append(positions[note.path])
         for card in cards_of(note):
