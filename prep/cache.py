@@ -1,7 +1,6 @@
-"""The one cache: a SQLite file in the user cache folder holding parsed deck files, card indexes, drawn
-screens and rendered HTML.
+"""The one cache: parsed deck files, card indexes, drawn screens and rendered HTML in one SQLite file.
 
-It is an optimisation only. Parsed files are keyed by their path relative to the decks folder and a
+It lives in the user cache folder and is an optimisation only. Parsed files are keyed by their path relative to the decks folder and a
 digest of their bytes (a changed file always misses); the card index of a decks folder is keyed by a
 digest of every file's path and bytes. Entries are plain `marshal` data (no code runs on load). Any
 error, lock, damaged or foreign file counts as a miss and the entry is rebuilt; deleting the folder
