@@ -8,6 +8,7 @@ hostile or broken zip is refused before anything is written.
 from __future__ import annotations
 
 import base64
+import copy
 import filecmp
 import hashlib
 import html
@@ -16,6 +17,7 @@ import re
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -86,6 +88,81 @@ def check_archive(path: Path) -> None:
     names = {entry.filename for entry in entries}
     if not names & set(COLLECTION_NAMES):
         raise AnkiImportError(f"{path}: not an Anki package (no collection inside)")
+    # the headers' sizes can lie: count the bytes each entry really unpacks to, before Anki unpacks any
+    budget = min(MAX_TOTAL_BYTES, max(16 << 20, MAX_RATIO * path.stat().st_size))
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for entry in entries:
+                total += _unpacked_size(archive, entry, path)
+                if total > budget:
+                    raise AnkiImportError(f"{path}: contents unpack to more than {budget} bytes: "
+                                          "refusing a likely zip bomb")
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as error:
+        raise AnkiImportError(f"{path}: damaged zip file ({error})") from None
+
+
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # Anki's newer packages zstd-compress the collection and each media file
+CHUNK = 1 << 20
+
+
+def _unpacked_size(archive: zipfile.ZipFile, entry: zipfile.ZipInfo, path: Path) -> int:
+    """The bytes `entry` really unpacks to, zstd inside it included, read in chunks and never kept;
+    refused once past the header's size, MAX_ENTRY_BYTES or MAX_RATIO times its compressed size."""
+    cap = min(MAX_ENTRY_BYTES, max(1 << 20, MAX_RATIO * entry.compress_size))
+    unbounded = copy.copy(entry)
+    unbounded.file_size = MAX_TOTAL_BYTES + 1  # zipfile stops at the header's size: read what is really there
+    with archive.open(unbounded) as stream:
+        head = stream.read(len(ZSTD_MAGIC))
+        reader = _Unpacked(stream, head, entry.file_size, f"{path}: entry '{entry.filename}'")
+        if head == ZSTD_MAGIC:
+            zstd = _zstandard()
+            try:
+                source = zstd.ZstdDecompressor().stream_reader(reader, read_size=CHUNK, read_across_frames=True)
+                return _count(iter(lambda: source.read(CHUNK), b""), cap, entry, path)
+            except zstd.ZstdError as error:
+                raise AnkiImportError(f"{path}: entry '{entry.filename}' is damaged ({error})") from None
+        return _count(iter(lambda: reader.read(CHUNK), b""), cap, entry, path)
+
+
+def _count(chunks, cap: int, entry: zipfile.ZipInfo, path: Path) -> int:
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > cap:
+            raise AnkiImportError(f"{path}: entry '{entry.filename}' unpacks to more than {cap} bytes: "
+                                  "refusing a likely zip bomb")
+    return size
+
+
+class _Unpacked:
+    """An entry's bytes as zip inflates them, refused once past the size its header gives."""
+
+    def __init__(self, stream, head: bytes, claimed: int, name: str) -> None:
+        self.stream, self.head, self.claimed, self.name = stream, head, claimed, name
+        self.produced = 0
+        self.count(len(head))
+
+    def read(self, size: int = CHUNK) -> bytes:
+        if self.head:
+            chunk, self.head = self.head, b""
+            return chunk
+        chunk = self.stream.read(size)
+        self.count(len(chunk))
+        return chunk
+
+    def count(self, size: int) -> None:
+        self.produced += size
+        if self.produced > self.claimed:
+            raise AnkiImportError(f"{self.name} holds more than the {self.claimed} bytes its header gives")
+
+
+def _zstandard():
+    try:
+        import zstandard
+    except ImportError:
+        raise PrepError("reading Anki packages needs the zstandard library: pip install 'prep[anki]'") from None
+    return zstandard
 
 
 def _anki():

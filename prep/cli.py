@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from prep import __version__, clock
+from prep import __version__, clock, sanitize
 from prep.errors import PrepError
 
 
@@ -21,7 +21,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except PrepError as error:
-            raise click.ClickException(str(error)) from None
+            # messages quote ids, names and paths from files and packages
+            raise click.ClickException(sanitize.visible(error, multiline=True)) from None
         except sqlite3.DatabaseError as error:  # corruption found mid-command, past the open checks
             from prep import backup, paths
 
@@ -33,7 +34,7 @@ class _Group(click.Group):
 
             target = files.target_of(error)
             where = f"cannot write {target}" if target else str(error.filename or "a file")
-            raise click.ClickException(f"{where}: {error.strerror or error}") from None
+            raise click.ClickException(sanitize.visible(f"{where}: {error.strerror or error}")) from None
 
 
 decks_option = click.option(
@@ -113,7 +114,7 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
             files = [f for t in targets for f in decks.find_deck_files(t) if f in with_problems]
             fixed_ids = fixer.fix_ids(root, files, found.ids_in_use())
             for fixed in fixed_ids:
-                click.echo(f"{where.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'")
+                click.echo(sanitize.visible(f"{where.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'"))
             if fixed_ids:
                 found = decks.load(root, cache)
     problems, files, card_count = found.problems, found.files, len(found.note_ids)
@@ -133,7 +134,7 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
                     "problems": [{"path": p.path, "line": p.line, "message": p.message} for p in problems]})
         sys.exit(1 if problems else 0)
     for problem in problems:
-        click.echo(str(problem))
+        click.echo(sanitize.visible(problem))
     bad_files = len({p.path for p in problems})
     if problems:
         s = "s" if len(problems) != 1 else ""
@@ -380,7 +381,8 @@ def plan(interview_day: str, target: float, deck: str | None, tag: str | None, s
                f"{sum(d.cards for d in result.decks)} cards on the day.")
     click.echo("Weakest decks:")
     for readiness in result.decks[:8]:
-        click.echo(f"  {100 * readiness.predicted:5.1f}%  {readiness.deck} ({readiness.unseen} of {readiness.cards} unseen)")
+        click.echo(f"  {100 * readiness.predicted:5.1f}%  {sanitize.visible(readiness.deck)} "
+                   f"({readiness.unseen} of {readiness.cards} unseen)")
     click.echo(f"Plan: {result.new_per_day} new cards a day ({result.new_cards} unseen), about "
                f"{result.reviews_per_day:.0f} reviews a day (peak {result.peak_reviews}).")
     verdict = "on track" if result.on_track else "short of the target: start more new cards or extend the time"
@@ -421,10 +423,11 @@ def import_package(package: str, into: str | None, settings: tuple[str, ...], de
             Path(package), target, store,
             lambda state, card_id, rating, at: scheduler.review(fsrs_scheduler, state, card_id, rating, at))
     for warning in report.warnings[:20]:
-        click.echo(f"Warning: {warning}", err=True)
+        click.echo(f"Warning: {sanitize.visible(warning)}", err=True)
     if len(report.warnings) > 20:
         click.echo(f"Warning: and {len(report.warnings) - 20} more", err=True)
-    click.echo(f"Imported {report.notes} notes from {Path(package).name} into {target}: "
+    click.echo(f"Imported {report.notes} notes from {sanitize.visible(Path(package).name)} into "
+               f"{sanitize.visible(target)}: "
                f"{len(report.files_written)} files written, {report.files_unchanged} unchanged, "
                f"{report.media_copied} media files copied, {report.reviews_added} reviews added on "
                f"{report.cards_with_history} cards.")
@@ -449,7 +452,7 @@ def sync_anki(source: str, settings: tuple[str, ...]) -> None:
             Path(source), store,
             lambda state, card_id, rating, at: scheduler.review(fsrs_scheduler, state, card_id, rating, at))
     click.echo(f"Merged {added} review{'s' if added != 1 else ''} on {cards} card{'s' if cards != 1 else ''} "
-               f"from {Path(source).name}.")
+               f"from {sanitize.visible(Path(source).name)}.")
 
 
 def _echo_json(payload: object) -> None:
@@ -475,18 +478,18 @@ def catalog(as_markdown: bool, as_json: bool, decks_dir: str | None) -> None:
                     for e in catalogue.entries(collection)])
         return
     if as_markdown:
-        click.echo(catalogue.markdown(collection), nl=False)
+        click.echo(sanitize.text(catalogue.markdown(collection)), nl=False)
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Question banks in {collection.root}", title_justify="left")
+    table = Table(title=f"Question banks in {sanitize.markup(collection.root)}", title_justify="left")
     for column in ("Deck", "File", "Cards", "Easy", "Medium", "Hard"):
         table.add_column(column, justify="left" if column in ("Deck", "File") else "right")
     rows = catalogue.entries(collection)
     for entry in rows:
-        table.add_row(entry.deck, entry.path, str(entry.total), str(entry.counts["easy"]),
-                      str(entry.counts["medium"]), str(entry.counts["hard"]))
+        table.add_row(sanitize.markup(entry.deck), sanitize.markup(entry.path), str(entry.total),
+                      str(entry.counts["easy"]), str(entry.counts["medium"]), str(entry.counts["hard"]))
     table.add_row("Total", "", str(sum(e.total for e in rows)), *(str(sum(e.counts[d] for e in rows))
                   for d in catalogue.DIFFICULTIES), style="bold")
     Console(highlight=False).print(table)
@@ -520,7 +523,7 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...]) -> None:
         _echo_json({**vars(report), "healthy": report.healthy, "database": str(database),
                     "backup": str(made) if made else None})
         sys.exit(1 if failed else 0)
-    click.echo(f"Database: {database}")
+    click.echo(f"Database: {sanitize.visible(database)}")
     click.echo(f"Integrity check: {'; '.join(report.integrity)}")
     click.echo(f"Schema version: {report.schema_version}")
     click.echo(f"Reviews: {report.reviews}; cards with a state: {report.cards}")
@@ -530,7 +533,7 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...]) -> None:
                        ("state without any logged review", report.state_without_log),
                        ("FSRS replay with the current settings gives a different state", report.replay_differs)):
         if ids:
-            shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+            shown = ", ".join(map(sanitize.visible, ids[:5])) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             click.echo(f"{len(ids)} card{'s' if len(ids) != 1 else ''}: {label}: {shown}")
     if report.repaired:
         click.echo(f"Repaired {len(report.repaired)} card states from the review log.")

@@ -14,7 +14,7 @@ from typing import Callable
 
 from rich.console import Console
 
-from prep import decks, render
+from prep import decks, render, sanitize
 from prep.model import Card
 from prep.review import Session
 from prep.scheduler import RATINGS, format_interval
@@ -132,11 +132,11 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
             if previous is None:
                 message = "Nothing to undo in this session."
             else:
-                console.print(f"[dim]undone: {previous.id}[/]")
+                console.print(f"[dim]undone: {sanitize.markup(previous.id)}[/]")
                 return "next"
         elif key == "s":
             session.skip(card)
-            console.print(f"[dim]skipped until tomorrow: {card.id}[/]")
+            console.print(f"[dim]skipped until tomorrow: {sanitize.markup(card.id)}[/]")
             return "next"
         elif key == "e":
             card, message = _edit(session, card, loaded)
@@ -160,7 +160,7 @@ def _draw(session: Session, console: Console, card: Card, revealed: bool, messag
         console.rule(style="dim")
         console.print(render.QUESTION_KEYS)
     if message:
-        console.print(f"[yellow]{message}[/]")
+        console.print(f"[yellow]{sanitize.markup(message)}[/]")
 
 
 def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]:

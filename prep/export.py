@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pygments.lexer import Lexer
 
 MODEL_VERSION = "v1"  # bump only with a migration plan: a changed model id stops Anki updating notes
+MATH_RULES = "allow-list 1"  # in the HTML cache's key: change it with MATH_COMMANDS or `inert`
 
 
 def stable_id(*parts: str, bits: int = 47) -> int:
@@ -180,7 +181,7 @@ def _versions() -> str:
 
     from prep import __version__
 
-    return "|".join([__version__, MODEL_VERSION] + [version(p) for p in ("markdown", "pymdown-extensions",
+    return "|".join([__version__, MODEL_VERSION, MATH_RULES] + [version(p) for p in ("markdown", "pymdown-extensions",
                                                                           "pygments", "nh3")])
 
 
@@ -194,8 +195,11 @@ def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
     segments = mathtext.split(source)
     for segment in segments:
         if segment.kind in ("math", "display"):
-            body = html.escape(segment.body, quote=False)
-            maths.append(f"\\({body}\\)" if segment.kind == "math" else f"\\[{body}\\]")
+            if formats.forbidden_math_command(segment.body) is None:
+                body = html.escape(segment.body, quote=False).replace('"', "&quot;")  # may sit in an attribute
+                maths.append(f"\\({body}\\)" if segment.kind == "math" else f"\\[{body}\\]")
+            else:  # `prep check` reports it; Anki shows the source as text, never runs it
+                maths.append(inert(html.escape(segment.source)))
             pieces.append(f"{mark}{len(maths) - 1}X")
         elif segment.kind == "text":
             pieces.append(_rewrite_images(segment.source, deck_file, media))
@@ -206,9 +210,20 @@ def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
     rendered = markdown_to_html("".join(pieces))
     if blocks:
         rendered = FENCE_HTML.sub(lambda m: blocks[int(m.group(1) or m.group(2))], rendered)
+    # the math goes in after cleaning, so that no other text can be math: see `inert`
+    rendered = inert(sanitize(rendered))
     if maths:
         rendered = re.sub(mark + r"(\d+)X", lambda m: maths[int(m.group(1))], rendered)
-    return sanitize(rendered)
+    return rendered
+
+
+MATH_DELIMITER = re.compile(r"\\(?=[()\[\]])")
+
+
+def inert(fragment: str) -> str:
+    """HTML whose `\\(`, `\\)`, `\\[` and `\\]` (from Markdown escapes, entities or refused math) MathJax
+    does not take for math: an empty element splits each, as MathJax reads delimiters in one run of text."""
+    return MATH_DELIMITER.sub(r"\\<span></span>", fragment)
 
 
 # A fence pymdownx.superfences highlights with no options: at the start of a line, a language or

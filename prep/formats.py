@@ -31,6 +31,49 @@ META_COMMENT = re.compile(r"^<!--\s*([A-Za-z_][\w-]*\s*:.*?)\s*-->\s*$")
 FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra):(?: |$)")
 FENCE_OPEN = mathtext.FENCE_OPEN
 
+# TeX commands a math span may use. Anki's MathJax runs every command it knows, after nh3 has cleaned
+# the HTML, and some make live HTML (\href, \style, \class, \cssId, \html..., \unicode, \require,
+# \bbox, \mmlToken): only the shipped decks' commands and other plain math are let through.
+MATH_COMMANDS = frozenset("""
+    alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi omicron pi varpi
+    rho varrho sigma varsigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma Upsilon
+    Phi Psi Omega ell hbar imath jmath aleph infty partial nabla emptyset varnothing forall exists nexists neg lnot
+    top bot angle prime Re Im wp
+    pm mp times div cdot ast star circ bullet oplus ominus otimes oslash odot cap cup bigcap bigcup sqcup sqcap
+    wedge vee land lor setminus wr uplus amalg dagger ddagger diamond triangle
+    sum prod coprod int iint iiint oint bigoplus bigotimes bigodot biguplus bigvee bigwedge bigsqcup lim limsup
+    liminf sup inf max min arg argmax argmin det dim exp ln log lg sin cos tan cot sec csc arcsin arccos arctan
+    sinh cosh tanh coth deg gcd hom ker Pr mod bmod pmod
+    le leq ge geq ne neq lt gt ll gg approx approxeq sim simeq cong equiv propto asymp doteq prec preceq succ
+    succeq subset subseteq supset supseteq subsetneq supsetneq sqsubseteq sqsupseteq in notin ni mid nmid
+    parallel perp models vdash dashv lessgtr leqslant geqslant lesssim gtrsim triangleq coloneqq not
+    to gets rightarrow leftarrow leftrightarrow Rightarrow Leftarrow Leftrightarrow longrightarrow longleftarrow
+    Longrightarrow Longleftarrow longleftrightarrow Longleftrightarrow mapsto longmapsto implies impliedby iff
+    uparrow downarrow updownarrow Uparrow Downarrow nearrow searrow swarrow nwarrow hookrightarrow hookleftarrow
+    rightleftharpoons xrightarrow xleftarrow
+    langle rangle lfloor rfloor lceil rceil lvert rvert lVert rVert vert Vert backslash
+    left right middle big Big bigg Bigg bigl bigr Bigl Bigr biggl biggr Biggl Biggr
+    frac dfrac tfrac cfrac binom dbinom tbinom sqrt root of over choose atop stackrel overset underset
+    substack overbrace underbrace
+    hat widehat bar overline underline tilde widetilde vec dot ddot check breve acute grave mathring
+    overrightarrow overleftarrow
+    mathbb mathcal mathscr mathfrak mathbf boldsymbol bm mathit mathrm mathsf mathtt mathnormal
+    text textrm textbf textit texttt textsf mbox operatorname displaystyle textstyle scriptstyle
+    scriptscriptstyle limits nolimits
+    quad qquad enspace thinspace medspace thickspace negthinspace hspace space colon
+    dots ldots cdots vdots ddots
+    begin end hline cline boxed phantom hphantom vphantom smash cancel
+""".split())
+MATH_COMMAND = re.compile(r"\\(?:([A-Za-z]+)|.)", re.S)  # as MathJax reads: letters, or one other character
+
+
+def forbidden_math_command(body: str) -> re.Match[str] | None:
+    """The first command in a math span's LaTeX outside MATH_COMMANDS (group 1 is its name), or None."""
+    for match in MATH_COMMAND.finditer(body):
+        if match.group(1) is not None and match.group(1) not in MATH_COMMANDS:
+            return match
+    return None
+
 
 def deck_name_for(path: Path, root: Path) -> str:
     """`math/linear-algebra/svd.yaml` → `Math::Linear Algebra::SVD`."""
@@ -183,10 +226,18 @@ class Parser:
             except mathtext.MathError as error:
                 self.problem(field_line + error.line, error.message)
                 continue
+            self.check_math(segments, field_line)
             if names_images:
                 self.check_images(segments, field_line)
         if len(self.problems) == before:
             self.notes.append(note)
+
+    def check_math(self, segments: list[mathtext.Segment], field_line: int) -> None:
+        for segment in segments:
+            found = forbidden_math_command(segment.body) if segment.kind in ("math", "display") else None
+            if found:
+                line = field_line + segment.line + segment.body.count("\n", 0, found.start())
+                self.problem(line, f"math command \\{found.group(1)} is not allowed (Anki would run it)")
 
     def check_images(self, segments: list[mathtext.Segment], field_line: int) -> None:
         for segment in segments:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prep import clock, cloze, mathtext
+from prep import clock, cloze, mathtext, sanitize
 from prep.model import Card
 from prep.scheduler import RATINGS, format_interval
 
@@ -15,15 +15,6 @@ if TYPE_CHECKING:
     from rich.console import Console, RenderableType
 
     from prep.cache import Cache
-
-# C0/C1 control characters other than tab and newline: card text must never move the cursor,
-# change colours or retitle the terminal.
-CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def clean(text: str) -> str:
-    return CONTROL.sub("", text)
-
 
 def card_sides(card: Card) -> tuple[str, str]:
     """(front, back) Markdown of a card; math still as LaTeX."""
@@ -41,9 +32,9 @@ def card_sides(card: Card) -> tuple[str, str]:
 def terminal_markdown(source: str) -> str:
     """Markdown with `$...$` math turned into readable Unicode and control characters removed."""
     try:
-        segments = mathtext.split(clean(source))
+        segments = mathtext.split(sanitize.text(source))
     except mathtext.MathError:
-        return clean(source)
+        return sanitize.text(source)
     out = []
     for segment in segments:
         if segment.kind == "math":
@@ -121,7 +112,7 @@ def _library_stamp() -> str:
     parts = [__version__]
     # prep's own drawing code counts too: a fix to the math converter must not be hidden by old screens
     here = os.path.dirname(os.path.abspath(__file__))
-    origins = [(name, os.path.join(here, f"{name}.py")) for name in ("render", "mathtext", "cloze")]
+    origins = [(name, os.path.join(here, f"{name}.py")) for name in ("render", "mathtext", "cloze", "sanitize")]
     for name in ("rich", "markdown_it", "pygments", "pylatexenc"):
         try:
             spec = importlib.util.find_spec(name)
@@ -139,8 +130,7 @@ def _library_stamp() -> str:
 
 def header(card: Card, done: int, left: int, plan: dict | None = None, now: datetime | None = None,
            unseen: int = 0, day_starts_at: int = 4) -> str:
-    deck = clean(card.note.deck).replace("[", "\\[")
-    line = f"[bold cyan]prep[/] · [bold]{deck}[/] · {done} done · {left} left"
+    line = f"[bold cyan]prep[/] · [bold]{sanitize.markup(card.note.deck)}[/] · {done} done · {left} left"
     if plan and now is not None:
         days = clock.days_until(plan["interview"], now, day_starts_at)  # as `prep plan` counts them
         line += (f"\n[magenta]interview {plan['interview'].isoformat()} in {days} day{'s' if days != 1 else ''}"
@@ -199,7 +189,7 @@ def stats_view(stats, leech_threshold: int) -> list:
         table.add_column(column, justify="left" if column == "Deck" else "right")
     for row in rows + [stats.total]:
         stability = "-" if row.average_stability is None else f"{row.average_stability:.1f}d"
-        table.add_row(clean(row.deck), str(row.new), str(row.learning), str(row.review), str(row.suspended),
+        table.add_row(sanitize.markup(row.deck), str(row.new), str(row.learning), str(row.review), str(row.suspended),
                       str(row.due), _percent(row.retention), stability,
                       style="bold" if row is stats.total else None)
     out: list = [table]
@@ -214,13 +204,14 @@ def stats_view(stats, leech_threshold: int) -> list:
     out.append(Text(f"Reviews today: {stats.reviews_today} · true retention (30 days): "
                     f"{_percent(stats.retention)} of {stats.total.retention_reviews} reviews"))
     if stats.weakest:
-        out.append(Text("Weakest decks: " + ", ".join(f"{clean(d.deck)} {_percent(d.retention)}" for d in stats.weakest)))
+        out.append(Text("Weakest decks: " + ", ".join(f"{sanitize.visible(d.deck)} {_percent(d.retention)}" for d in stats.weakest)))
     if stats.leeches:
         leeches = Table(title=f"Leeches (forgotten {leech_threshold}+ times)", title_justify="left")
         for column in ("Card", "Deck", "Lapses", "Suspended"):
             leeches.add_column(column)
         for leech in stats.leeches[:20]:
-            leeches.add_row(leech.card_id, clean(leech.deck), str(leech.lapses), "yes" if leech.suspended else "no")
+            leeches.add_row(sanitize.markup(leech.card_id), sanitize.markup(leech.deck), str(leech.lapses),
+                            "yes" if leech.suspended else "no")
         if len(stats.leeches) > 20:
             leeches.caption = f"and {len(stats.leeches) - 20} more (prep stats --json lists them all)"
         out.append(leeches)

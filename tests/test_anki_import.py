@@ -133,6 +133,43 @@ def test_bad_archives_are_refused_and_nothing_is_written(tmp_path: Path, isolate
         "SELECT COUNT(*) FROM reviews").fetchone() == (0,)
 
 
+def understated_zip(path: Path, name: str, data: bytes, claimed: int) -> Path:
+    """A package whose entry `name` says (in both of its headers) it unpacks to `claimed` bytes."""
+    bad_zip(path, {"collection.anki2": b"x", name: data})
+    raw = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        entry = archive.getinfo(name)
+    central = raw.rindex(b"PK\x01\x02", 0, raw.index(b"PK\x05\x06"))  # the last entry's central record
+    for offset in (entry.header_offset + 22, central + 24):  # uncompressed size in the local, central header
+        assert int.from_bytes(raw[offset:offset + 4], "little") == len(data)
+        raw[offset:offset + 4] = claimed.to_bytes(4, "little")
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def zstd_zip(path: Path, data: bytes) -> Path:
+    import zstandard
+
+    return bad_zip(path, {"collection.anki21b": zstandard.ZstdCompressor().compress(b"x"),
+                          "0": zstandard.ZstdCompressor().compress(data)})
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: understated_zip(p, "0", b"\0" * (10 << 20), 1000),
+     "entry '0' holds more than the 1000 bytes its header gives"),
+    (lambda p: zstd_zip(p, b"\0" * (8 << 20)), "entry '0' unpacks to more than 1048576 bytes: refusing a likely zip bomb"),
+    (lambda p: bad_zip(p, {"collection.anki2": b"x", **{str(n): bytes(n) + b"\0" * 1_000_000 for n in range(40)}}),
+     "contents unpack to more than 16777216 bytes: refusing a likely zip bomb"),
+])
+def test_bombs_are_caught_on_the_bytes_really_unpacked(tmp_path: Path, isolated: Path, make, message) -> None:
+    package = make(tmp_path / "bomb.apkg")
+    into = tmp_path / "decks" / "x"
+    result = CliRunner().invoke(cli, ["import", str(package), "--into", str(into)])
+    assert (result.exit_code, result.output) == (1, f"Error: {package}: {message}\n")  # refused before Anki ran
+    assert not into.exists()
+    assert sqlite3.connect(paths.database_path()).execute("SELECT COUNT(*) FROM reviews").fetchone() == (0,)
+
+
 def test_sync_anki_merges_reviews_on_prep_cards_once(decks_dir: Path, tmp_path: Path, isolated: Path) -> None:
     from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
 

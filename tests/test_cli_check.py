@@ -112,3 +112,15 @@ def test_fix_never_reuses_an_id_written_on_a_card_with_problems(decks_dir: Path)
     write(decks_dir / "new.md", "Q: What is a kernel?\nA: A similarity.\n")
     result = run("check", "--fix")
     assert "decks/new.md:1: added id 'kernel-2'" in result.output
+
+
+def test_math_commands_anki_would_run_are_problems_at_their_line(decks_dir: Path) -> None:
+    write(decks_dir / "evil.md", "<!-- id: e1 -->\nQ: Click $\\href{javascript:alert(1)}{here}$\nA: Fine $\\alpha$.\n\n"
+          "<!-- id: e2 -->\nQ: Display\nA: $$\na \\\\\n\\style {color:red}{b}\n$$\n")
+    result = run("check")
+    assert result.exit_code == 1
+    assert result.output == (
+        "decks/evil.md:2: math command \\href is not allowed (Anki would run it)\n"
+        "decks/evil.md:9: math command \\style is not allowed (Anki would run it)\n"
+        "2 problems in 1 of 3 files; 6 cards are fine.\n"
+    )

@@ -3,9 +3,12 @@ always give what Python-Markdown gives."""
 
 from __future__ import annotations
 
+import html
 import os
+import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -124,3 +127,47 @@ def test_text_that_looks_like_an_internal_placeholder_is_kept() -> None:
     media = export.MediaSet(Path("."))
     assert export.to_html("Say PREPMATH0X aloud.", Path("."), media) == "<p>Say PREPMATH0X aloud.</p>"
     assert export.to_html("PREPMATH0X and $x$", Path("."), media) == "<p>PREPMATH0X and \\(x\\)</p>"
+
+
+# Commands MathJax turns into live HTML attributes or loads code with, and ways of writing them.
+FORBIDDEN = [r"$\href{javascript:alert(1)}{x}$", r"$\style{color:red}{x}$", r"$\class{evil}{x}$",
+             r"$\cssId{evil}{x}$", r"$\unicode{x41}$", r"$\require{html}$", r"$\htmlData{a=b}{x}$",
+             r"$$\htmlStyle{color:red}{x}$$", r"$\mmlToken{mi}{x}$", r"$\data{a=b}{x}$", r"$\bbox[style]{x}$",
+             r"$\href {javascript:alert(1)}{x}$", r"$\href{javascript:alert(1)} {x}$", r"$a{\href}{x}$",
+             r"$\(\href{javascript:alert(1)}{x}\)$", "$$\n\\begin{aligned}a \\\\\n\\href{x}{y}\n\\end{aligned}\n$$",
+             r"{{c1::$\href{javascript:alert(1)}{x}$}}"]
+# Text (not math to prep) that becomes a MathJax delimiter once Markdown or the HTML parser has read it.
+SMUGGLED = [r"a \\(\href{javascript:alert(1)}{x}\\) b", r"a &#92;(\href{javascript:alert(1)}{x}&#92;) b",
+            r"a \\[\href{javascript:alert(1)}{x}\\] b", "`\\(\\href{javascript:alert(1)}{x}\\)`",
+            r"<span>\\(</span>\href{javascript:alert(1)}{x}\\)"]
+LIVE = re.compile(r"\\\s*(href|style|class|cssId|html[A-Za-z]*|unicode|require|data|mmlToken|bbox)\b")
+
+
+def _math_in(html_text: str) -> list[str]:
+    """What Anki's MathJax would read as math: `\\(..\\)` and `\\[..\\]` within one run of text."""
+    found = []
+    for run in re.split(r"<[^>]*>", html_text):  # an element ends a run of text
+        for match in re.finditer(r"\\\((.*?)\\\)|\\\[(.*?)\\\]", html.unescape(run), re.S):
+            found.append(match.group(1) if match.group(1) is not None else match.group(2))
+    return found
+
+
+@pytest.mark.parametrize("source", FORBIDDEN + SMUGGLED)
+def test_forbidden_math_commands_never_reach_anki_as_math(source: str) -> None:
+    rendered = export.to_html(source, Path("."), export.MediaSet(Path(".")))
+    assert LIVE.search(html.unescape(re.sub(r"<[^>]*>", "", rendered))), rendered  # still visible as text
+    assert not any(LIVE.search(math) for math in _math_in(rendered)), rendered
+
+
+def test_allowed_math_is_still_math() -> None:
+    rendered = export.to_html(r'ok $\frac{a}{b} < c$ and $\text{"q"} \le \alpha_{\max}$', Path("."),
+                              export.MediaSet(Path(".")))
+    assert _math_in(rendered) == [r"\frac{a}{b} < c", r'\text{"q"} \le \alpha_{\max}']
+
+
+def test_commands_are_read_as_mathjax_reads_them() -> None:
+    from prep.formats import forbidden_math_command as forbidden
+
+    assert forbidden(r"\hre\f{x}").group(1) == "hre"  # split names are each a command, neither allowed
+    assert forbidden(r"a\,b\{c\}\\href \frac12") is None  # `\\` is a line break, then the letters "href"
+    assert forbidden("\\alpha\\\n\\hbar\\Href").group(1) == "Href"  # names are case-sensitive

@@ -79,3 +79,16 @@ def test_every_note_renders_as_html(shipped: decks.Decks) -> None:
 def test_decks_readme_is_the_current_catalogue(shipped: decks.Decks) -> None:
     assert (ROOT / "README.md").read_text(encoding="utf-8") == catalog.markdown(shipped), (
         "run: prep catalog --markdown > decks/README.md")
+
+
+def test_every_math_span_uses_allowed_commands_only(shipped: decks.Decks) -> None:
+    from prep import mathtext
+
+    spans = 0
+    for note in shipped.notes:
+        for field in (note.q, note.a, note.cloze, note.extra):
+            for segment in mathtext.split(field or ""):
+                if segment.kind in ("math", "display"):
+                    spans += 1
+                    assert formats.forbidden_math_command(segment.body) is None, (note.id, segment.source)
+    assert spans > 1000
