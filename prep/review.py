@@ -243,7 +243,6 @@ class Session:
             self.learning.add(card.id)
         self.done += 1
         self.correct += rating > 1
-        self.unseen -= was_new
         return after
 
     def undo(self) -> Card | None:
@@ -296,6 +295,7 @@ class Session:
         if card_id in self.new:  # even if another process rated it first: shown here again, it would loop
             self.new.remove(card_id)
             self.new_left -= was_new
+            self.unseen -= 1
         if card_id in self.due_reviews:
             self.due_reviews.remove(card_id)
             self.reviews_left -= was_review
