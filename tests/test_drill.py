@@ -304,3 +304,73 @@ def test_doctor_is_content_after_a_card_is_rated_again_and_again(decks_dir: Path
     assert result.returncode == 0, result.stdout + result.stderr
     assert "log chain broken" not in result.stdout and "replay" not in result.stdout
     assert "All good." in result.stdout
+
+
+def rate_shown(child: pexpect.spawn, rating: str) -> str:
+    """Reveal the card on screen, rate it, and return the next screen (or what ended the session)."""
+    child.send(" ")
+    screen(child, "1-4: rate")
+    child.send(rating)
+    return last_screen(child, "show answer")
+
+
+def test_header_counts_agree_with_stats_and_a_limit_leaves_cards_due(tmp_path: Path, isolated: Path) -> None:
+    from prep.store import Store
+
+    decks = plain_decks(tmp_path, 10)
+    child = spawn(decks, isolated, "--new", "50", now="2026-02-20T10:00:00+00:00")  # ten days earlier
+    last_screen(child, "show answer")
+    for rating in "444441":  # q0-q4 Easy (due again by now, fuzz or not), q5 Again: still learning
+        rate_shown(child, rating)
+    child.send("q")
+    child.expect(pexpect.EOF)
+    with Store(isolated / "prep.db") as store:
+        store.skip("q9", "2026-03-02")  # a new card skipped today: not shown, but still unseen
+    write(isolated / "plan.yaml", "interview: '2026-03-20'\ntarget: 0.9\n")
+    stats = json.loads(prep(isolated, decks.parent, "stats", "--json").stdout)["total"]
+    assert (stats["new"], stats["learning"], stats["review"], stats["due"]) == (4, 1, 5, 6)
+    child = spawn(decks, isolated, "--new", "50")
+    text = last_screen(child, "show answer")
+    # stats' due today = learning + review; its new cards less the one skipped today
+    assert f"({stats['new'] - 1} new · {stats['learning']} learning · {stats['due'] - stats['learning']} review)" in text
+    assert f"{stats['new']} cards not yet seen" in text
+    child.send("q")
+    child.expect(pexpect.EOF)
+
+    child = spawn(decks, isolated, "--new", "50", "--limit", "2")
+    last_screen(child, "show answer")
+    rate_shown(child, "3")
+    child.send(" ")
+    screen(child, "1-4: rate")
+    child.send("4")
+    child.expect(pexpect.EOF)
+    summary = ANSI.sub("", child.before)
+    assert "Reviewed 2 cards" in summary and "still due today" in summary and "Next card due" not in summary
+
+
+@CLOCKS
+def test_two_sessions_at_once_never_loop_on_a_card(tmp_path: Path, isolated: Path, now: str | None) -> None:
+    decks = plain_decks(tmp_path, 6)
+    a, b = spawn(decks, isolated, now=now), spawn(decks, isolated, now=now)
+    assert "Question 0?" in last_screen(a, "show answer") and "Question 0?" in last_screen(b, "show answer")
+    assert "Question 1?" in rate_shown(a, "4")
+    assert "Question 2?" in rate_shown(a, "4")
+    # b still shows q0, drawn before a rated it; its next card is q2: q1 was rated by a, beyond today
+    assert "Question 2?" in rate_shown(b, "4")
+    assert "Question 3?" in rate_shown(b, "1")  # q2: Again, due in a minute
+    assert "Question 3?" in rate_shown(a, "4")  # a rates q2 (shown before b rated it): due in days
+    a.send("q")
+    a.expect(pexpect.EOF)
+    assert "Question 4?" in rate_shown(b, "4")
+    assert "Question 5?" in rate_shown(b, "4")
+    b.send(" ")
+    screen(b, "1-4: rate")
+    b.send("4")
+    b.expect(pexpect.EOF)  # q2 is not shown again: a rated it beyond today
+    assert "Question 2?" not in ANSI.sub("", b.before)
+    assert "Reviewed 5 cards" in ANSI.sub("", b.before)
+    db = sqlite3.connect(isolated / "prep.db")
+    logged = dict(db.execute("SELECT card_id, COUNT(*) FROM reviews GROUP BY card_id"))
+    assert logged == {"q0": 2, "q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 1}  # exactly the ratings given
+    result = prep(isolated, decks.parent, "doctor", "--no-repair", now=now)
+    assert result.returncode == 0 and "All good." in result.stdout, result.stdout
