@@ -314,6 +314,15 @@ def rate_shown(child: pexpect.spawn, rating: str) -> str:
     return last_screen(child, "show answer")
 
 
+def rate_last(child: pexpect.spawn, rating: str) -> str:
+    """Reveal and rate the session's last card; return the summary it ends with."""
+    child.send(" ")
+    screen(child, "1-4: rate")
+    child.send(rating)
+    child.expect(pexpect.EOF)
+    return ANSI.sub("", child.before)
+
+
 def test_header_counts_agree_with_stats_and_a_limit_leaves_cards_due(tmp_path: Path, isolated: Path) -> None:
     from prep.store import Store
 
@@ -340,11 +349,7 @@ def test_header_counts_agree_with_stats_and_a_limit_leaves_cards_due(tmp_path: P
     child = spawn(decks, isolated, "--new", "50", "--limit", "2")
     last_screen(child, "show answer")
     rate_shown(child, "3")
-    child.send(" ")
-    screen(child, "1-4: rate")
-    child.send("4")
-    child.expect(pexpect.EOF)
-    summary = ANSI.sub("", child.before)
+    summary = rate_last(child, "4")
     assert "Reviewed 2 cards" in summary and "still due today" in summary and "Next card due" not in summary
 
 
@@ -363,12 +368,8 @@ def test_two_sessions_at_once_never_loop_on_a_card(tmp_path: Path, isolated: Pat
     a.expect(pexpect.EOF)
     assert "Question 4?" in rate_shown(b, "4")
     assert "Question 5?" in rate_shown(b, "4")
-    b.send(" ")
-    screen(b, "1-4: rate")
-    b.send("4")
-    b.expect(pexpect.EOF)  # q2 is not shown again: a rated it beyond today
-    assert "Question 2?" not in ANSI.sub("", b.before)
-    assert "Reviewed 5 cards" in ANSI.sub("", b.before)
+    summary = rate_last(b, "4")  # q2 is not shown again: a rated it beyond today
+    assert "Question 2?" not in summary and "Reviewed 5 cards" in summary
     db = sqlite3.connect(isolated / "prep.db")
     logged = dict(db.execute("SELECT card_id, COUNT(*) FROM reviews GROUP BY card_id"))
     assert logged == {"q0": 2, "q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 1}  # exactly the ratings given
