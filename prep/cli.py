@@ -82,11 +82,15 @@ def _config(settings: tuple[str, ...]):
     return config.load(paths.config_path(), overrides)
 
 
+def _problems_warning(collection) -> str:
+    count = len(collection.problems)
+    return (f"Warning: {count} problem{'s' if count != 1 else ''} in the decks; those cards are left out "
+            "(run 'prep check').") if count else ""
+
+
 def _warn_problems(collection) -> None:
     if collection.problems:
-        count = len(collection.problems)
-        click.echo(f"Warning: {count} problem{'s' if count != 1 else ''} in the decks; those cards are left out "
-                   "(run 'prep check').", err=True)
+        click.echo(_problems_warning(collection), err=True)
 
 
 @cli.command()
@@ -192,7 +196,9 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
             console = Console(highlight=False)
             screens = render.Screens(cache)
             with drill.KeyboardMode(sys.stdin.fileno()):
-                summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), loaded, screens)
+                warning = _problems_warning(loaded)  # kept on the first card's screen, which clears the terminal
+                summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), loaded, screens,
+                                      f"[yellow]{warning}[/]" if warning else "")
             console.print()
             console.print(drill.summary_text(summary, clock.now()))
             from prep import backup

@@ -24,6 +24,7 @@ class Config:
     reviews_per_day: int = 200
     day_starts_at: int = 4  # local hour when a new day begins, as in Anki
     learn_ahead_minutes: int = 20  # show a learning card early rather than end the session
+    bury_siblings: bool = True  # a card's reverse and other cloze deletions wait for the next day
     leech_threshold: int = 8  # lapses after which a card is flagged as a leech
     backups_to_keep: int = 7  # daily copies of the review database
     parameters: list[float] | None = None  # fitted FSRS parameters; None means the defaults
@@ -105,6 +106,9 @@ def _validate(config: Config) -> None:
                  "leech_threshold"):
         if getattr(config, name) < 0:
             raise ConfigError(f"{name} must not be negative")
+    for name in ("enable_fuzzing", "bury_siblings"):
+        if not isinstance(getattr(config, name), bool):
+            raise ConfigError(f"{name} must be true or false")
     if config.maximum_interval < 1:
         raise ConfigError("maximum_interval must be at least 1 day")
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from rich.console import Console
@@ -86,18 +86,22 @@ class KeyboardMode:
 
 
 def drill(session: Session, console: Console, keys: Callable[[], str], loaded: decks.Decks,
-          screens: render.Screens | None = None) -> Summary:
+          screens: render.Screens | None = None, notice: str = "") -> Summary:
+    """Show cards until the session ends or the user quits. `notice` (a warning, as Rich markup) and
+    then each action's confirmation stay on screen with the next card until the next key press."""
     started = time.monotonic()
     try:
         card = session.next_card()
         while card is not None:
-            action = _show_card(session, console, keys, card, loaded, screens)
+            action, notice = _show_card(session, console, keys, card, loaded, screens, notice)
             if action == "quit":
                 break
             card = session.next_card()
     except KeyboardInterrupt:  # Ctrl-C: every acknowledged rating is already committed
         pass
-    return Summary(session.done, session.correct, time.monotonic() - started, session.next_due(), session.left())
+    # all cards still due today, not only the ones a --limit left for this session
+    return Summary(session.done, session.correct, time.monotonic() - started, session.next_due(),
+                   sum(session.counts()))
 
 
 def prepare_next_session(session: Session, console: Console, screens: render.Screens) -> None:
@@ -107,24 +111,23 @@ def prepare_next_session(session: Session, console: Console, screens: render.Scr
 
 
 def _show_card(session: Session, console: Console, keys: Callable[[], str], card: Card, loaded: decks.Decks,
-               screens: render.Screens | None = None) -> str:
-    revealed = False
+               screens: render.Screens | None = None, notice: str = "") -> tuple[str, str]:
+    """Show one card until it is rated, skipped, undone or the user quits: (action, confirmation)."""
+    intervals: dict[int, timedelta] | None = None  # None until the answer is shown
     shown_at = time.monotonic()
     message = ""
     while True:
-        _draw(session, console, card, revealed, message, screens)
-        message = ""
+        _draw(session, console, card, intervals, notice, message, screens)
+        message = notice = ""
         key = keys()
         if key in ("q", "Q", "\x03", "\x04"):
-            return "quit"
-        if key in (" ", "\r", "\n") and not revealed:
-            revealed = True
-        elif key in ("1", "2", "3", "4") and revealed:
+            return "quit", ""
+        if key in (" ", "\r", "\n") and intervals is None:
+            intervals = session.preview(card)  # once: the buttons keep these values and the rating gives them
+        elif key in ("1", "2", "3", "4") and intervals is not None:
             rating = int(key)
-            duration = int((time.monotonic() - shown_at) * 1000)
-            after = session.rate(card, rating, duration)
-            console.print(f"[dim]saved: {RATINGS[rating]}, next in {format_interval(after.due - session.clock())}[/]")
-            return "next"
+            session.rate(card, rating, int((time.monotonic() - shown_at) * 1000))
+            return "next", f"[dim]saved: {RATINGS[rating]}, next in {format_interval(intervals[rating])}[/]"
         elif key in ("1", "2", "3", "4"):
             message = "Reveal the answer first (space or enter)."
         elif key == "u":
@@ -132,29 +135,31 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
             if previous is None:
                 message = "Nothing to undo in this session."
             else:
-                console.print(f"[dim]undone: {sanitize.markup(previous.id)}[/]")
-                return "next"
+                return "next", f"[dim]undone: {sanitize.markup(previous.id)}[/]"
         elif key == "s":
             session.skip(card)
-            console.print(f"[dim]skipped until tomorrow: {sanitize.markup(card.id)}[/]")
-            return "next"
+            return "next", f"[dim]skipped until tomorrow: {sanitize.markup(card.id)}[/]"
         elif key == "e":
             card, message = _edit(session, card, loaded)
 
 
-def _draw(session: Session, console: Console, card: Card, revealed: bool, message: str,
-          screens: render.Screens | None = None) -> None:
+def _draw(session: Session, console: Console, card: Card, intervals: dict[int, timedelta] | None, notice: str,
+          message: str, screens: render.Screens | None = None) -> None:
+    """One screen: header and `notice` (Rich markup), the card (with its answer and rating buttons once
+    `intervals` are known), then `message`."""
     front, back = render.card_sides(card)
     console.clear()
     console.print(render.header(card, session.done, session.left(), session.plan, session.clock(),
-                                len(session.new), session.config.day_starts_at))
+                                session.unseen, session.config.day_starts_at, session.counts()))
+    if notice:
+        console.print(notice)
     console.rule(style="dim")
     render.show_markdown(console, front, screens)
-    if revealed:
+    if intervals is not None:
         console.rule(style="dim")
         render.show_markdown(console, back, screens)
         console.rule(style="dim")
-        console.print(render.buttons(session.preview(card)))
+        console.print(render.buttons(intervals))
         console.print("[dim]1-4: rate · u: undo · e: edit · s: skip · q: quit[/]")
     else:
         console.rule(style="dim")

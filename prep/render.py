@@ -129,8 +129,11 @@ def _library_stamp() -> str:
 
 
 def header(card: Card, done: int, left: int, plan: dict | None = None, now: datetime | None = None,
-           unseen: int = 0, day_starts_at: int = 4) -> str:
+           unseen: int = 0, day_starts_at: int = 4, counts: tuple[int, int, int] | None = None) -> str:
+    """The drill's top line(s); `counts` are the (new, learning, review) cards still due today."""
     line = f"[bold cyan]prep[/] · [bold]{sanitize.markup(card.note.deck)}[/] · {done} done · {left} left"
+    if counts is not None:
+        line += " ([blue]{}[/] new · [red]{}[/] learning · [green]{}[/] review)".format(*counts)
     if plan and now is not None:
         days = clock.days_until(plan["interview"], now, day_starts_at)  # as `prep plan` counts them
         line += (f"\n[magenta]interview {plan['interview'].isoformat()} in {days} day{'s' if days != 1 else ''}"

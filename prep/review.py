@@ -11,7 +11,7 @@ from prep import scheduler as sched
 from prep.clock import day_bounds, review_day
 from prep.config import Config
 from prep.model import Card
-from prep.store import Store, from_ms, to_ms
+from prep.store import Store, from_ms, state_json, to_ms
 
 if TYPE_CHECKING:
     import fsrs
@@ -29,6 +29,22 @@ class Rated:
     rating: int
     was_new: bool
     was_review: bool
+
+
+@dataclass
+class Preview:
+    """What each rating of the card on screen gives, computed once while it is shown: the buttons show
+    these intervals and the rating applies exactly its outcome."""
+
+    card_id: str
+    before: fsrs.Card | None  # the state the outcomes start from
+    moment: datetime
+    outcomes: dict[int, fsrs.Card]
+
+
+def note_of(card_id: str) -> str:
+    """The note a card comes from: its reverse (`id/rev`) and cloze deletions (`id/c2`) are siblings."""
+    return card_id.split("/", 1)[0]
 
 
 @dataclass
@@ -51,7 +67,8 @@ class Session:
         self.day_start, self.day_end = day_bounds(now, self.config.day_starts_at)
         self.day = review_day(now, self.config.day_starts_at)
         self.states = self.store.states()
-        skipped = self.store.skipped(self.day) | set(self.store.suspended())
+        suspended = set(self.store.suspended())
+        skipped = self.store.skipped(self.day) | suspended
         new_today, reviews_today = self.store.counts_since(self.day_start)
         self.new_left = max(0, self.config.new_per_day - new_today)
         self.reviews_left = max(0, self.config.reviews_per_day - reviews_today)
@@ -79,8 +96,14 @@ class Session:
                     self.due_reviews.append(card_id)
                     due_ms[card_id] = due
         self.due_reviews.sort(key=due_ms.__getitem__)
+        # unseen as `prep stats` counts them: new cards skipped today are still unseen
+        self.unseen = len(self.new) + sum(1 for c in skipped - suspended if c in self.in_scope and due_of(c) is None)
         self.skipped_now: set[str] = set()
         self.front: list[str] = []  # cards put back by undo, shown next
+        # siblings of a card shown or rated today wait for tomorrow (learning cards excepted, as in Anki)
+        self.shown: set[str] = self.store.reviewed_since(self.day_start) if self.config.bury_siblings else set()
+        self.shown_notes = {note_of(card_id) for card_id in self.shown}
+        self.previewed: Preview | None = None
 
     @cached_property
     def scheduler(self) -> fsrs.Scheduler:
@@ -89,15 +112,44 @@ class Session:
     # -- queue ----------------------------------------------------------------
     def next_card(self) -> Card | None:
         """The card to show now, or None when the session is over."""
+        self.previewed = None
         while True:
             card_id = self._next_id()
             if card_id is None:
                 return None
+            if self._rated_elsewhere(card_id):
+                continue  # its queue place changed: choose again
             card = self._card(card_id)
             if card is not None:
+                if self.config.bury_siblings:
+                    self.shown.add(card_id)
+                    self.shown_notes.add(note_of(card_id))
                 return card
             # Removed from its deck file since the session started: leave it out for this session.
             self.skipped_now.add(card_id)
+
+    def _rated_elsewhere(self, card_id: str) -> bool:
+        """Re-read the card's stored state (one lookup by key); if another process rated it since this
+        session read it, take that state: due later today it waits with the learning cards, otherwise it
+        leaves today's queues. It is never new again. True if the card's place changed."""
+        stored = self.store.state(card_id)
+        if stored is None or self.states.kind_and_due(card_id) == (int(stored.state), to_ms(stored.due)):
+            return False
+        if card_id in self.new:  # it took one of today's new cards
+            self.new.remove(card_id)
+            self.new_left = max(0, self.new_left - 1)
+            self.unseen -= 1
+        if card_id in self.due_reviews:
+            self.due_reviews.remove(card_id)
+            self.reviews_left = max(0, self.reviews_left - 1)
+        self.states[card_id] = stored
+        self.learning.discard(card_id)
+        if stored.due < self.day_end:
+            self.learning.add(card_id)
+        return True
+
+    def _buried(self, card_id: str) -> bool:
+        return note_of(card_id) in self.shown_notes and card_id not in self.shown
 
     def _card(self, card_id: str) -> Card | None:
         card = self.loaded.get(card_id) or self.load_card(card_id)
@@ -117,7 +169,7 @@ class Session:
         if learning and learning[0][0] <= now:
             return learning[0][1]
         for queue, quota in ((self.due_reviews, self.reviews_left), (self.new, self.new_left)):
-            while queue and quota > 0 and queue[0] in self.skipped_now:
+            while queue and quota > 0 and (queue[0] in self.skipped_now or self._buried(queue[0])):
                 queue.pop(0)
             if queue and quota > 0:
                 return queue[0]
@@ -126,14 +178,19 @@ class Session:
             return learning[0][1]
         return None
 
+    def counts(self) -> tuple[int, int, int]:
+        """(new, learning, review) cards still to show today, within the daily limits (learning cards
+        counted once; skipped and buried cards not at all). Cards put back by undo are in these queues."""
+        def waiting(queue: list[str]) -> int:
+            return sum(1 for c in queue if c not in self.skipped_now and not self._buried(c))
+
+        return (min(waiting(self.new), self.new_left), len(self.learning - self.skipped_now),
+                min(waiting(self.due_reviews), self.reviews_left))
+
     def left(self) -> int:
-        """Cards still to show today in this session (learning cards counted once)."""
-        count = len(self.learning - self.skipped_now) + len(self.front)
-        count += min(len([c for c in self.due_reviews if c not in self.skipped_now]), self.reviews_left)
-        count += min(len([c for c in self.new if c not in self.skipped_now]), self.new_left)
-        if self.limit is not None:
-            count = min(count, self.limit - self.done)
-        return count
+        """Cards still to show in this session: today's, up to `limit`."""
+        count = sum(self.counts())
+        return count if self.limit is None else min(count, self.limit - self.done)
 
     def upcoming(self, per_queue: int = 2) -> list[Card]:
         """Cards likely to open the next session (to draw them ahead of time): the first learning cards,
@@ -150,15 +207,33 @@ class Session:
         return [card for card in cards if card is not None]
 
     def preview(self, card: Card) -> dict[int, timedelta]:
-        return sched.preview(self.scheduler, self.states.get(card.id), card.id, self.clock())
+        """The interval each rating gives, computed once per showing of the card (`next_card` starts a
+        new one): redrawing shows the same values and `rate` gives exactly them."""
+        if self.previewed is None or self.previewed.card_id != card.id:
+            now, before = sched.whole_ms(self.clock()), self.states.get(card.id)
+            self.previewed = Preview(card.id, before, now, sched.outcomes(self.scheduler, before, card.id, now))
+        moment = self.previewed.moment
+        return {rating: outcome.due - moment for rating, outcome in self.previewed.outcomes.items()}
 
     # -- actions ----------------------------------------------------------------
     def rate(self, card: Card, rating: int, duration_ms: int | None = None) -> fsrs.Card:
-        """Schedule, then commit the rating to the store before returning."""
-        now = self.clock()
-        review_id, before, after = self.store.apply(
-            card.id, rating, now, duration_ms,
-            lambda current, at: sched.review(self.scheduler, current, card.id, rating, at))
+        """Schedule, then commit the rating to the store before returning.
+
+        The review is logged at the moment of the rating. If the card's answer was shown (`preview`) and
+        its stored state is still the one previewed, the new state is that preview's outcome for the
+        rating, moved to the rating's moment: last_review is the rating's time and due is it plus the
+        interval the button showed. Otherwise (another process rated the card meanwhile) it is scheduled
+        afresh from the stored state."""
+        preview = self.previewed if self.previewed is not None and self.previewed.card_id == card.id else None
+
+        def schedule(current: fsrs.Card | None, at: datetime) -> fsrs.Card:
+            if preview is not None and state_json(current) == state_json(preview.before):
+                return sched.moved(preview.outcomes[rating], preview.moment, at)
+            return sched.review(self.scheduler, current, card.id, rating, at)
+
+        review_id, before, after = self.store.apply(card.id, rating, sched.whole_ms(self.clock()), duration_ms,
+                                                    schedule)
+        self.previewed = None
         was_new = before is None
         was_review = before is not None and before.state == REVIEW_STATE
         self.history.append(Rated(review_id, card, rating, was_new, was_review))
@@ -184,6 +259,7 @@ class Session:
             self.states.pop(card_id, None)
             self.new.insert(0, card_id)
             self.new_left += 1
+            self.unseen += 1
         else:
             self.states[card_id] = restored.state_before
             if restored.state_before.state in LEARNING_STATES:
@@ -216,9 +292,10 @@ class Session:
         return from_ms(min(later)) if later else None
 
     def _dequeue(self, card_id: str, was_new: bool, was_review: bool) -> None:
-        if was_new and card_id in self.new:
+        if card_id in self.new:  # even if another process rated it first: shown here again, it would loop
             self.new.remove(card_id)
-            self.new_left -= 1
+            self.new_left -= was_new
+            self.unseen -= 1
         if card_id in self.due_reviews:
             self.due_reviews.remove(card_id)
             self.reviews_left -= was_review

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from copy import copy
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -36,22 +37,43 @@ def new_card(when: datetime) -> fsrs.Card:
     return fsrs.Card(card_id=0, due=when)
 
 
+def whole_ms(moment: datetime) -> datetime:
+    """`moment` cut to whole milliseconds, the precision the database keeps: a state scheduled from it
+    reads back from the cards table exactly as the review log wrote it."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
 def review(scheduler: fsrs.Scheduler, state: fsrs.Card | None, card_id: str, rating: int,
            when: datetime) -> fsrs.Card:
-    """The card's state after `rating` at `when` (a new card when `state` is None)."""
-    # fsrs fuzzes intervals with the global `random`; seeding it from the card and time makes the
-    # interval shown on a rating button exactly the one the rating then gives, and runs repeatable.
+    """The card's state after `rating` at `when` (a new card when `state` is None), to the millisecond."""
     import fsrs
+    import fsrs.scheduler as engine
 
-    random.seed(f"{card_id}@{when.isoformat()}")
-    card, _ = scheduler.review_card(state or new_card(when), fsrs.Rating(rating), review_datetime=when)
+    when = whole_ms(when)
+    # fsrs fuzzes intervals with `random()` from its module. A private generator seeded by the card and
+    # the review it is at (the previous review's time; never the clock) makes the fuzz the same in a
+    # preview, the rating and any later replay of the log, and leaves the global `random` alone.
+    previous = state.last_review.isoformat() if state is not None and state.last_review else "new"
+    shared, engine.random = engine.random, random.Random(f"{card_id}@{previous}").random
+    try:
+        card, _ = scheduler.review_card(state or new_card(when), fsrs.Rating(rating), review_datetime=when)
+    finally:
+        engine.random = shared
+    card.due = whole_ms(card.due)
     return card
 
 
-def preview(scheduler: fsrs.Scheduler, state: fsrs.Card | None, card_id: str,
-            when: datetime) -> dict[int, timedelta]:
-    """The interval each rating would give, for the rating buttons."""
-    return {rating: review(scheduler, state, card_id, rating, when).due - when for rating in RATINGS}
+def outcomes(scheduler: fsrs.Scheduler, state: fsrs.Card | None, card_id: str,
+             when: datetime) -> dict[int, fsrs.Card]:
+    """The state each rating would give at `when`, for the rating buttons and then the rating itself."""
+    return {rating: review(scheduler, state, card_id, rating, when) for rating in RATINGS}
+
+
+def moved(outcome: fsrs.Card, computed_at: datetime, when: datetime) -> fsrs.Card:
+    """An outcome computed at `computed_at`, given at `when` instead: same state and interval."""
+    card = copy(outcome)
+    card.due, card.last_review = whole_ms(when) + (outcome.due - whole_ms(computed_at)), whole_ms(when)
+    return card
 
 
 def format_interval(interval: timedelta) -> str:

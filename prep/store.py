@@ -119,6 +119,11 @@ class Store:
             (to_ms(start),)).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
 
+    def reviewed_since(self, start: datetime) -> set[str]:
+        """Ids of the cards reviewed since `start`."""
+        return {row[0] for row in self.db.execute(
+            "SELECT DISTINCT card_id FROM reviews INDEXED BY reviews_time WHERE reviewed_at >= ?", (to_ms(start),))}
+
     def skipped(self, day: str) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT card_id FROM skips WHERE day = ?", (day,))}
 

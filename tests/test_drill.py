@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
+import subprocess
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -15,13 +18,19 @@ import pytest
 from click.testing import CliRunner
 
 from prep.cli import cli
+from prep.scheduler import format_interval
+from prep.store import from_ms
 from tests.conftest import NOW, write
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def spawn(decks_dir: Path, home: Path, *args: str, now: str = NOW) -> pexpect.spawn:
-    env = dict(os.environ, PREP_HOME=str(home), PREP_NOW=now, TERM="xterm", COLUMNS="100", TZ="UTC")
+def spawn(decks_dir: Path, home: Path, *args: str, now: str | None = NOW) -> pexpect.spawn:
+    """`prep review` in a pseudo-terminal; `now=None` runs it on the real clock."""
+    env = dict(os.environ, PREP_HOME=str(home), TERM="xterm", COLUMNS="100", TZ="UTC")
+    env.pop("PREP_NOW", None)
+    if now is not None:
+        env["PREP_NOW"] = now
     return pexpect.spawn(sys.executable, ["-m", "prep", "review", *args], cwd=str(decks_dir.parent), env=env,
                          encoding="utf-8", dimensions=(50, 100), timeout=20)
 
@@ -30,6 +39,29 @@ def screen(child: pexpect.spawn, pattern: str) -> str:
     """Wait for `pattern` and return the plain text shown before it."""
     child.expect(pattern)
     return ANSI.sub("", child.before)
+
+
+def last_screen(child: pexpect.spawn, pattern: str) -> str:
+    """Wait for `pattern` and return the plain text of the screen it is on (since the last clear)."""
+    child.expect(pattern)
+    raw = child.before
+    return ANSI.sub("", raw[raw.rfind("\x1b[2J"):])
+
+
+def plain_decks(tmp_path: Path, count: int) -> Path:
+    """A decks folder of `count` basic cards q0..q{count-1} (no siblings), in one deck."""
+    lines = ["cards:"] + [f"  - {{id: q{i}, q: 'Question {i}?', a: 'Answer {i}.'}}" for i in range(count)]
+    write(tmp_path / "work" / "decks" / "plain.yaml", "\n".join(lines) + "\n")
+    return tmp_path / "work" / "decks"
+
+
+def prep(home: Path, cwd: Path, *args: str, now: str | None = NOW) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PREP_HOME=str(home), TZ="UTC")
+    env.pop("PREP_NOW", None)
+    if now is not None:
+        env["PREP_NOW"] = now
+    return subprocess.run([sys.executable, "-m", "prep", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=60)
 
 
 @pytest.fixture
@@ -193,3 +225,153 @@ def test_a_card_edited_between_sessions_shows_its_new_text(decks_dir: Path, no_f
     assert "What is overfitting, briefly?" in screen(child, "show answer")
     child.send("q")
     child.expect(pexpect.EOF)
+
+
+BUTTONS = re.compile(r"1 Again (\S+)\s+2 Hard (\S+)\s+3 Good (\S+)\s+4 Easy (\S+)")
+CLOCKS = pytest.mark.parametrize("now", [None, NOW], ids=["real-clock", "pinned-clock"])
+
+
+@CLOCKS
+def test_the_interval_on_the_button_is_the_interval_stored(tmp_path: Path, isolated: Path, now: str | None) -> None:
+    decks = plain_decks(tmp_path, 12)
+    child = spawn(decks, isolated, "--new", "50", now=now)  # fuzzing on (the default)
+    shown = []
+    for n in range(16):  # the 12 new cards, then the learning ones coming back
+        screen(child, "show answer")
+        child.send(" ")
+        first = BUTTONS.search(screen(child, "1-4: rate")).groups()
+        time.sleep(0.3)
+        child.send(" ")  # draws the same card again, later
+        assert BUTTONS.search(screen(child, "1-4: rate")).groups() == first
+        rating = (4, 4, 3, 2)[n % 4]  # mostly Easy: fuzzed intervals of days
+        time.sleep(0.2)
+        child.send(str(rating))
+        shown.append(first[rating - 1])
+    child.send("q")
+    child.expect(pexpect.EOF)
+    db = sqlite3.connect(isolated / "prep.db")
+    rows = db.execute("SELECT card_id, reviewed_at, state_after FROM reviews ORDER BY id").fetchall()
+    assert len(rows) == 16
+    stored = [format_interval(from_ms(int(datetime.fromisoformat(json.loads(after)["due"]).timestamp() * 1000))
+                              - from_ms(at)) for _, at, after in rows]
+    assert stored == shown
+    assert any(value.endswith("d") for value in shown)  # fuzzed review intervals were among them
+    due = dict(db.execute("SELECT id, due FROM cards"))
+    last = {card_id: (at, after) for card_id, at, after in rows}
+    for card_id, (at, after) in last.items():  # the cards table holds the logged state's due
+        assert due[card_id] == int(datetime.fromisoformat(json.loads(after)["due"]).timestamp() * 1000)
+    if now is None:
+        times = [at for _, at, _ in rows]
+        assert times == sorted(times) and times[-1] - times[0] > 5000  # the clock moved on between ratings
+
+
+def test_the_last_action_stays_on_the_next_cards_screen(decks_dir: Path, no_fuzz: Path) -> None:
+    write(decks_dir / "broken.yaml", "cards:\n  - {id: broken, q: 'No answer?'}\n")
+    child = spawn(decks_dir, no_fuzz, "--deck", "ML::Basics")
+    text = last_screen(child, "show answer")
+    assert "What is overfitting?" in text
+    assert "1 problem in the decks; those cards are left out" in text
+    child.send(" ")
+    assert "left out" not in last_screen(child, "1-4: rate")  # until the next key press
+    child.send("3")
+    text = last_screen(child, "show answer")
+    assert "What does this print?" in text and "saved: Good, next in 10m" in text
+    child.send(" ")
+    assert "saved:" not in last_screen(child, "1-4: rate")
+    child.send("s")
+    text = last_screen(child, "show answer")
+    assert "Which curve is this?" in text and "skipped until tomorrow: ml-sigmoid-code" in text
+    child.send("u")
+    text = last_screen(child, "show answer")
+    assert "What is overfitting?" in text and "undone: ml-overfitting" in text
+    child.send("q")
+    child.expect(pexpect.EOF)
+
+
+@CLOCKS
+def test_doctor_is_content_after_a_card_is_rated_again_and_again(decks_dir: Path, isolated: Path,
+                                                                 now: str | None) -> None:
+    child = spawn(decks_dir, isolated, "--deck", "ML::Basics", "--new", "1", now=now)
+    for rating in "11233":  # Again twice, Hard, Good: the learning card comes back; Good graduates it
+        assert "What is overfitting?" in last_screen(child, "show answer")
+        child.send(" ")
+        screen(child, "1-4: rate")
+        time.sleep(0.1)
+        child.send(rating)
+    child.expect(pexpect.EOF)
+    assert "Reviewed 5 cards" in ANSI.sub("", child.before)
+    result = prep(isolated, decks_dir.parent, "doctor", "--no-repair", now=now)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "log chain broken" not in result.stdout and "replay" not in result.stdout
+    assert "All good." in result.stdout
+
+
+def rate_shown(child: pexpect.spawn, rating: str) -> str:
+    """Reveal the card on screen, rate it, and return the next screen (or what ended the session)."""
+    child.send(" ")
+    screen(child, "1-4: rate")
+    child.send(rating)
+    return last_screen(child, "show answer")
+
+
+def rate_last(child: pexpect.spawn, rating: str) -> str:
+    """Reveal and rate the session's last card; return the summary it ends with."""
+    child.send(" ")
+    screen(child, "1-4: rate")
+    child.send(rating)
+    child.expect(pexpect.EOF)
+    return ANSI.sub("", child.before)
+
+
+def test_header_counts_agree_with_stats_and_a_limit_leaves_cards_due(tmp_path: Path, isolated: Path) -> None:
+    from prep.store import Store
+
+    decks = plain_decks(tmp_path, 10)
+    child = spawn(decks, isolated, "--new", "50", now="2026-02-20T10:00:00+00:00")  # ten days earlier
+    last_screen(child, "show answer")
+    for rating in "444441":  # q0-q4 Easy (due again by now, fuzz or not), q5 Again: still learning
+        rate_shown(child, rating)
+    child.send("q")
+    child.expect(pexpect.EOF)
+    with Store(isolated / "prep.db") as store:
+        store.skip("q9", "2026-03-02")  # a new card skipped today: not shown, but still unseen
+    write(isolated / "plan.yaml", "interview: '2026-03-20'\ntarget: 0.9\n")
+    stats = json.loads(prep(isolated, decks.parent, "stats", "--json").stdout)["total"]
+    assert (stats["new"], stats["learning"], stats["review"], stats["due"]) == (4, 1, 5, 6)
+    child = spawn(decks, isolated, "--new", "50")
+    text = last_screen(child, "show answer")
+    # stats' due today = learning + review; its new cards less the one skipped today
+    assert f"({stats['new'] - 1} new · {stats['learning']} learning · {stats['due'] - stats['learning']} review)" in text
+    assert f"{stats['new']} cards not yet seen" in text
+    child.send("q")
+    child.expect(pexpect.EOF)
+
+    child = spawn(decks, isolated, "--new", "50", "--limit", "2")
+    last_screen(child, "show answer")
+    rate_shown(child, "3")
+    summary = rate_last(child, "4")
+    assert "Reviewed 2 cards" in summary and "still due today" in summary and "Next card due" not in summary
+
+
+@CLOCKS
+def test_two_sessions_at_once_never_loop_on_a_card(tmp_path: Path, isolated: Path, now: str | None) -> None:
+    decks = plain_decks(tmp_path, 6)
+    a, b = spawn(decks, isolated, now=now), spawn(decks, isolated, now=now)
+    assert "Question 0?" in last_screen(a, "show answer") and "Question 0?" in last_screen(b, "show answer")
+    assert "Question 1?" in rate_shown(a, "4")
+    assert "Question 2?" in rate_shown(a, "4")
+    # b still shows q0, drawn before a rated it; its next card is q2: q1 was rated by a, beyond today
+    assert "Question 2?" in rate_shown(b, "4")
+    assert "Question 3?" in rate_shown(b, "1")  # q2: Again, due in a minute
+    assert "Question 3?" in rate_shown(a, "4")  # a rates q2 (shown before b rated it): due in days
+    a.send("q")
+    a.expect(pexpect.EOF)
+    assert "Question 4?" in rate_shown(b, "4")
+    assert "Question 5?" in rate_shown(b, "4")
+    summary = rate_last(b, "4")  # q2 is not shown again: a rated it beyond today
+    assert "Question 2?" not in summary and "Reviewed 5 cards" in summary
+    db = sqlite3.connect(isolated / "prep.db")
+    logged = dict(db.execute("SELECT card_id, COUNT(*) FROM reviews GROUP BY card_id"))
+    assert logged == {"q0": 2, "q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 1}  # exactly the ratings given
+    result = prep(isolated, decks.parent, "doctor", "--no-repair", now=now)
+    assert result.returncode == 0 and "All good." in result.stdout, result.stdout

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import fsrs
+import pytest
 
 from prep import decks, scheduler
 from prep.config import Config
@@ -96,3 +97,75 @@ def test_suspended_cards_are_not_shown(tmp_path: Path) -> None:
     with Store(tmp_path / "p.db") as store:
         store.suspend(["c0"], NOW, "manual")
         assert session(store, cards).next_card().id == "c1"
+
+
+def sibling_decks(root: Path) -> list:
+    """A reverse note (2 cards), a cloze note with three deletions and a plain card."""
+    write(root / "s.yaml", "cards:\n"
+          "  - {id: pair, q: 'Front?', a: 'Back.', reverse: true}\n"
+          "  - {id: gaps, cloze: 'One {{c1::a}}, two {{c2::b}}, three {{c3::c}}.'}\n"
+          "  - {id: alone, q: 'Alone?', a: 'Yes.'}\n")
+    return decks.load(root).cards()
+
+
+def drain(s: Session, first_rating: int = 4) -> list[str]:
+    """Show and rate every card the session gives: the first `first_rating`, the others Easy."""
+    shown = []
+    while (card := s.next_card()) is not None:
+        shown.append(card.id)
+        s.rate(card, first_rating if len(shown) == 1 else 4)
+    return shown
+
+
+def test_siblings_wait_for_the_next_day(tmp_path: Path) -> None:
+    cards = sibling_decks(tmp_path / "decks")
+    with Store(tmp_path / "p.db") as store:
+        # Again on the first: it comes back (a learning card is not buried), its reverse does not
+        assert drain(session(store, cards), first_rating=1) == ["pair", "gaps/c1", "alone", "pair"]
+        assert drain(session(store, cards, now=NOW + timedelta(hours=2))) == []  # a new session the same day
+        # the next day pair is due (its short interval after Again): shown first, it buries its reverse again
+        assert drain(session(store, cards, now=NOW + timedelta(days=1))) == ["pair", "gaps/c2"]
+        assert drain(session(store, cards, now=NOW + timedelta(days=2))) == ["pair/rev", "gaps/c3"]
+    with Store(tmp_path / "other.db") as store:
+        shown = drain(session(store, cards, bury_siblings=False))
+        assert shown == [card.id for card in cards]
+
+
+def test_a_skipped_or_shown_card_buries_its_siblings_too(tmp_path: Path) -> None:
+    cards = sibling_decks(tmp_path / "decks")
+    with Store(tmp_path / "p.db") as store:
+        s = session(store, cards)
+        s.skip(s.next_card())  # pair
+        assert s.next_card().id == "gaps/c1"
+        assert s.counts() == (2, 0, 0)  # gaps/c1 and alone: gaps/c2, gaps/c3 and pair/rev wait
+
+
+def test_bury_siblings_is_a_checked_setting(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from prep import config
+    from prep.cli import cli
+    from prep.errors import ConfigError
+
+    assert config.load(tmp_path / "none.yaml").bury_siblings is True
+    path = write(tmp_path / "c.yaml", "bury_siblings: false\n")
+    assert config.load(path).bury_siblings is False
+    write(path, "bury_siblings: sometimes\n")
+    with pytest.raises(ConfigError, match="bury_siblings"):
+        config.load(path)
+    assert "bury_siblings: true" in CliRunner().invoke(cli, ["config"]).output
+
+
+def test_a_card_rated_by_another_session_leaves_this_ones_queue(tmp_path: Path) -> None:
+    cards = make_decks(tmp_path / "decks", 4)
+    with Store(tmp_path / "p.db") as store, Store(tmp_path / "p.db") as other:
+        mine, theirs = session(store, cards), session(other, cards)
+        assert theirs.next_card().id == "c0"
+        first = mine.next_card()
+        mine.rate(first, 4)  # not due today
+        mine.rate(mine.next_card(), 1)  # c1: learning, due again in a minute
+        # theirs still shows c0 (drawn before): rating it chains onto mine; then c1 is learning, c2 new
+        theirs.rate(cards[0], 4)
+        assert theirs.next_card().id == "c2"
+        assert "c1" in theirs.learning and "c0" not in theirs.new and "c1" not in theirs.new
+        assert theirs.unseen == 2 and theirs.counts() == (2, 1, 0)
