@@ -22,12 +22,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except PrepError as error:
             raise click.ClickException(str(error)) from None
-        except sqlite3.DatabaseError as error:  # corruption found mid-command, past the open checks
-            from prep import backup, paths
+        except sqlite3.DatabaseError as error:  # from a query outside the store's methods (doctor, stats)
+            from prep import paths, store
 
-            raise click.ClickException(
-                f"the review database {paths.database_path()} is damaged ({error}).\n"
-                f"{backup.restore_hint(paths.database_path())}") from None
+            raise click.ClickException(str(store.explain(error, paths.database_path()))) from None
 
 
 decks_option = click.option(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -41,20 +42,20 @@ def test_healthy_database(isolated: Path) -> None:
 def test_tampered_state_is_reported_then_repaired_from_the_log(isolated: Path) -> None:
     db_path = paths.database_path()
     history(db_path)
-    db = sqlite3.connect(db_path)
-    good = db.execute("SELECT * FROM cards WHERE id = 'a'").fetchone()
-    db.execute("UPDATE cards SET stability = 999, due = 0 WHERE id = 'a'")
-    db.execute("DELETE FROM cards WHERE id = 'b'")
-    db.commit()
-    checked = doctor("--no-repair")
-    assert checked.exit_code == 1
-    assert "1 card: state differs from its last logged review: a" in checked.output
-    assert "1 card: reviewed but no stored state: b" in checked.output
-    repaired = doctor()
-    assert repaired.exit_code == 0, repaired.output
-    assert "Repaired 2 card states from the review log." in repaired.output
-    assert db.execute("SELECT * FROM cards WHERE id = 'a'").fetchone() == good
-    assert doctor().output.rstrip().endswith("All good.")
+    with closing(sqlite3.connect(db_path)) as db:
+        good = db.execute("SELECT * FROM cards WHERE id = 'a'").fetchone()
+        db.execute("UPDATE cards SET stability = 999, due = 0 WHERE id = 'a'")
+        db.execute("DELETE FROM cards WHERE id = 'b'")
+        db.commit()
+        checked = doctor("--no-repair")
+        assert checked.exit_code == 1
+        assert "1 card: state differs from its last logged review: a" in checked.output
+        assert "1 card: reviewed but no stored state: b" in checked.output
+        repaired = doctor()
+        assert repaired.exit_code == 0, repaired.output
+        assert "Repaired 2 card states from the review log." in repaired.output
+        assert db.execute("SELECT * FROM cards WHERE id = 'a'").fetchone() == good
+        assert doctor().output.rstrip().endswith("All good.")
 
 
 def test_daily_backups_keep_the_newest(tmp_path: Path) -> None:
@@ -65,8 +66,8 @@ def test_daily_backups_keep_the_newest(tmp_path: Path) -> None:
     assert backup.daily_backup(db_path, "2026-03-05", keep=3) is None  # once a day
     names = [p.name for p in backup.existing(db_path)]
     assert names == ["prep-2026-03-03.db", "prep-2026-03-04.db", "prep-2026-03-05.db"]
-    copy = sqlite3.connect(backup.existing(db_path)[-1])
-    assert copy.execute("SELECT COUNT(*) FROM reviews").fetchone() == (6,)
+    with closing(sqlite3.connect(backup.existing(db_path)[-1])) as copy:
+        assert copy.execute("SELECT COUNT(*) FROM reviews").fetchone() == (6,)
 
 
 def test_corrupt_database_explains_how_to_restore(decks_dir: Path, isolated: Path) -> None:
@@ -78,7 +79,7 @@ def test_corrupt_database_explains_how_to_restore(decks_dir: Path, isolated: Pat
         Path(str(db_path) + name).unlink(missing_ok=True)
     result = CliRunner().invoke(cli, ["stats"])
     assert result.exit_code == 1
-    assert "cannot open the review database" in result.output
+    assert "is damaged (file is not a database)" in result.output
     assert "To restore the newest backup (prep-2026-03-01.db):" in result.output
     assert "Traceback" not in result.output
 
