@@ -216,6 +216,6 @@ def latex_to_unicode(latex: str) -> str:
         converter, parse_context = _converter()
         nodes, _, _ = LatexWalker(latex, latex_context=parse_context, tolerant_parsing=True).get_latex_nodes()
         text = converter.nodelist_to_text(nodes)
-    except Exception:  # pylatexenc raises several types on odd input; the source is a fine fallback
+    except Exception:  # not only its LatexWalkerError: odd input raises Type/Index/Key/Attribute/RecursionError
         return latex
     return re.sub(r"[ \t]+", " ", text).strip()
