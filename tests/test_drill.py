@@ -6,6 +6,7 @@ import os
 import re
 import sqlite3
 import sys
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -72,21 +73,21 @@ def test_reveal_rate_undo_quit_and_database_matches_fsrs(decks_dir: Path, no_fuz
     child.close()
     assert child.exitstatus == 0
 
-    db = sqlite3.connect(no_fuzz / "prep.db")
-    rows = db.execute("SELECT card_id, rating, reviewed_at FROM reviews ORDER BY id").fetchall()
-    when = datetime.fromisoformat(NOW)
-    ms = int(when.timestamp() * 1000)
-    assert rows == [("prob-bayes-rule", 3, ms), ("prob-variance/c1", 4, ms)]
-    scheduler = fsrs.Scheduler(enable_fuzzing=False)
-    for card_id, rating in (("prob-bayes-rule", fsrs.Rating.Good), ("prob-variance/c1", fsrs.Rating.Easy)):
-        expected, _ = scheduler.review_card(fsrs.Card(card_id=0, due=when), rating, review_datetime=when)
-        state, step, stability, difficulty, due = db.execute(
-            "SELECT state, step, stability, difficulty, due FROM cards WHERE id = ?", (card_id,)).fetchone()
-        assert (state, step) == (int(expected.state), expected.step)
-        assert stability == pytest.approx(expected.stability)
-        assert difficulty == pytest.approx(expected.difficulty)
-        assert due == int(expected.due.timestamp() * 1000)
-    assert db.execute("SELECT COUNT(*) FROM cards").fetchone() == (2,)  # the undone Again left no trace
+    with closing(sqlite3.connect(no_fuzz / "prep.db")) as db:
+        rows = db.execute("SELECT card_id, rating, reviewed_at FROM reviews ORDER BY id").fetchall()
+        when = datetime.fromisoformat(NOW)
+        ms = int(when.timestamp() * 1000)
+        assert rows == [("prob-bayes-rule", 3, ms), ("prob-variance/c1", 4, ms)]
+        scheduler = fsrs.Scheduler(enable_fuzzing=False)
+        for card_id, rating in (("prob-bayes-rule", fsrs.Rating.Good), ("prob-variance/c1", fsrs.Rating.Easy)):
+            expected, _ = scheduler.review_card(fsrs.Card(card_id=0, due=when), rating, review_datetime=when)
+            state, step, stability, difficulty, due = db.execute(
+                "SELECT state, step, stability, difficulty, due FROM cards WHERE id = ?", (card_id,)).fetchone()
+            assert (state, step) == (int(expected.state), expected.step)
+            assert stability == pytest.approx(expected.stability)
+            assert difficulty == pytest.approx(expected.difficulty)
+            assert due == int(expected.due.timestamp() * 1000)
+        assert db.execute("SELECT COUNT(*) FROM cards").fetchone() == (2,)  # the undone Again left no trace
 
 
 def test_skip_hides_the_card_for_the_day(decks_dir: Path, no_fuzz: Path) -> None:
@@ -158,7 +159,8 @@ def test_keys_typed_faster_than_the_screen_are_all_used(decks_dir: Path, no_fuzz
     child.send(" 3 3q")  # typed before the first card is even drawn: reveal, Good, reveal, Good, quit
     child.expect(pexpect.EOF)
     assert "Reviewed 2 cards, 100% answered correctly" in ANSI.sub("", child.before)
-    rows = sqlite3.connect(no_fuzz / "prep.db").execute("SELECT card_id, rating FROM reviews ORDER BY id").fetchall()
+    with closing(sqlite3.connect(no_fuzz / "prep.db")) as db:
+        rows = db.execute("SELECT card_id, rating FROM reviews ORDER BY id").fetchall()
     assert rows == [("ml-overfitting", 3), ("ml-sigmoid-code", 3)]
 
 
