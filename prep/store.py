@@ -43,7 +43,7 @@ def explain(error: sqlite3.Error | OSError, path: Path) -> StoreError:
     throw away every review since the backup while the database itself is fine.
     """
     path = Path(path)
-    cause = _cause(error, path)
+    cause = _cause(error)
     folder = path.parent
     if cause == "cantopen":  # SQLite cannot say why it could not open the file; the file system can
         cause = "readonly" if _read_only_part(path) else "other"
@@ -57,8 +57,7 @@ def explain(error: sqlite3.Error | OSError, path: Path) -> StoreError:
         message = (f"read-only: prep cannot write the review database {path} ({part}). Make it writable, or "
                    "point PREP_HOME at a writable folder, and run the command again; nothing was lost.")
     elif cause == "locked":
-        message = (f"another prep is using the review database {path} (locked); "
-                   "try again when it finishes.")
+        message = f"another prep is using the review database {path} (locked); try again when it finishes."
     elif cause == "damaged":
         from prep.backup import restore_hint
 
@@ -78,7 +77,7 @@ def explain(error: sqlite3.Error | OSError, path: Path) -> StoreError:
     return StoreError(message, cause)
 
 
-def _cause(error: sqlite3.Error | OSError, path: Path) -> str:
+def _cause(error: sqlite3.Error | OSError) -> str:
     if isinstance(error, OSError):
         return _CAUSE_BY_ERRNO.get(error.errno or 0, "io")
     code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
