@@ -198,11 +198,13 @@ def read_package(path: Path, workdir: Path) -> Package:
     """Import the package into a scratch collection and read it back."""
     check_archive(path)
     Collection, Options, Request = _anki()
+    from anki.errors import BackendError
+
     col = Collection(str(workdir / "scratch.anki2"))
     try:
         try:
             col.import_anki_package(Request(package_path=str(path), options=Options(with_scheduling=True)))
-        except Exception as error:  # the backend raises its own types for every kind of bad package
+        except BackendError as error:  # DBError, BackendIOError, ...: one type per kind of bad package
             raise AnkiImportError(f"{path}: Anki could not read the package: {error}") from None
         return _read_collection(col)
     finally:
@@ -212,11 +214,13 @@ def read_package(path: Path, workdir: Path) -> Package:
 def read_collection_file(path: Path, workdir: Path) -> Package:
     """A bare collection file (collection.anki2), read from a copy so Anki's own file is never touched."""
     Collection, _, _ = _anki()
+    from anki.errors import BackendError
+
     copy = workdir / "copy.anki2"
     shutil.copyfile(path, copy)
     try:
         col = Collection(str(copy))
-    except Exception as error:
+    except BackendError as error:  # DBError for a file that is not a collection
         raise AnkiImportError(f"{path}: not an Anki collection ({error})") from None
     try:
         return _read_collection(col)

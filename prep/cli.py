@@ -23,12 +23,11 @@ class _Group(click.Group):
         except PrepError as error:
             # messages quote ids, names and paths from files and packages
             raise click.ClickException(sanitize.visible(error, multiline=True)) from None
-        except sqlite3.DatabaseError as error:  # corruption found mid-command, past the open checks
-            from prep import backup, paths
+        except sqlite3.DatabaseError as error:  # from a query outside the store's methods (doctor, stats)
+            from prep import paths, store
 
-            raise click.ClickException(
-                f"the review database {paths.database_path()} is damaged ({error}).\n"
-                f"{backup.restore_hint(paths.database_path())}") from None
+            raise click.ClickException(sanitize.visible(store.explain(error, paths.database_path()),
+                                                        multiline=True)) from None
         except OSError as error:  # disk full, read-only, no permission: one line, nothing half-written
             from prep import files
 

@@ -71,11 +71,6 @@ def examine(store: Store, scheduler: fsrs.Scheduler, repair: bool) -> Report:
         if not _same(replayed[card_id], logged):
             report.replay_differs.append(card_id)
     report.state_without_log = sorted(set(stored) - set(last_after))
-    if repair:
-        for card_id in report.missing_state + report.state_mismatch:
-            logged = state_from_json(last_after[card_id])
-            assert logged is not None
-            with store._transaction():
-                store._put_state(card_id, logged)
-            report.repaired.append(card_id)
+    if repair:  # re-read inside one write transaction: ratings made meanwhile are kept
+        report.repaired = store.restore_from_log(report.missing_state + report.state_mismatch)
     return report

@@ -18,7 +18,12 @@ class DeckError(PrepError):
 
 
 class StoreError(PrepError):
-    """The review database cannot be opened or used."""
+    """The review database cannot be opened or used; `cause` says why, for callers and tests
+    ('full', 'readonly', 'locked', 'damaged', 'io', 'newer', 'notafolder' or 'other')."""
+
+    def __init__(self, message: str, cause: str = "other") -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class ConfigError(PrepError):

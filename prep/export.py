@@ -251,9 +251,11 @@ def _lift_fences(pieces: list[str], fences: list[int]) -> tuple[list[str], list[
     if not all(_is_simple_fence(pieces[index]) for index in fences) or not _placeholders_safe(
             "".join(pieces), "".join(lifted), len(fences)):
         return pieces, []
+    from pygments.util import ClassNotFound, OptionError
+
     try:
         return lifted, [_highlight_fence(pieces[index]) for index in fences]
-    except Exception:  # superfences leaves a fence it fails to highlight as text: let it decide
+    except (ClassNotFound, OptionError):  # pygments' own errors: superfences leaves such a fence as text
         return pieces, []
 
 
@@ -299,10 +301,11 @@ def _lexer(language: str) -> Lexer:
     """One lexer per language for the whole export (a pygments lexer can be reused for any number of
     texts); an unknown or missing language is plain text, as in pymdownx.highlight without guessing."""
     from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
 
     try:
         return get_lexer_by_name(language, stripnl=True)
-    except Exception:  # pymdownx.highlight treats any failure as an unknown language
+    except ClassNotFound:  # no lexer by that name (pymdownx.highlight also falls back to text)
         return get_lexer_by_name("text", stripnl=True)
 
 

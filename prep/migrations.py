@@ -87,7 +87,8 @@ def migrate(db: sqlite3.Connection) -> list[str]:
             db.execute(f"PRAGMA user_version = {number}")
             db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:  # SQLite rolls back by itself on a full disk: keep that error
+                db.execute("ROLLBACK")
             raise
         applied.append(step.__name__)
     return applied

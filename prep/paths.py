@@ -13,7 +13,11 @@ def data_dir() -> Path:
     """The user data directory; `PREP_HOME` overrides it."""
     override = os.environ.get("PREP_HOME")
     if override:
-        return Path(override).expanduser()
+        home = Path(override).expanduser()
+        if home.exists() and not home.is_dir():
+            raise ConfigError(f"PREP_HOME={override} is a file, not a folder: point it at a folder "
+                              "(prep keeps its review database, settings and caches there)")
+        return home
     from platformdirs import user_data_path
 
     return user_data_path("prep", appauthor=False)

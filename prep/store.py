@@ -2,18 +2,127 @@
 
 from __future__ import annotations
 
+import errno
+import functools
 import json
+import os
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable, TypeVar
 
 from prep import migrations
 from prep.errors import StoreError
 
 if TYPE_CHECKING:  # fsrs costs ~40 ms to import; the first card on screen does not need it
     import fsrs
+
+LOCK_TIMEOUT = 30.0  # seconds a command waits for another prep's write transaction before giving up
+
+# SQLite's primary result codes by the cause they report (sqlite3 names them only from Python 3.11)
+_CAUSE_BY_CODE = {3: "readonly", 8: "readonly", 14: "cantopen", 13: "full", 5: "locked", 6: "locked",
+                  11: "damaged", 26: "damaged", 10: "io"}
+# Python 3.10's errors carry no code, only SQLite's message for it
+_CAUSE_BY_TEXT = {"access permission denied": "readonly", "attempt to write a readonly database": "readonly",
+                  "unable to open database file": "cantopen", "database or disk is full": "full",
+                  "database is locked": "locked", "database table is locked": "locked",
+                  "database disk image is malformed": "damaged", "file is not a database": "damaged",
+                  "disk i/o error": "io"}
+_CAUSE_BY_ERRNO = {errno.ENOSPC: "full", errno.EDQUOT: "full", errno.EROFS: "readonly", errno.EACCES: "readonly",
+                   errno.EPERM: "readonly", errno.ENOTDIR: "notafolder", errno.EEXIST: "notafolder"}
+_LOW_SPACE = 1 << 20  # an I/O error with less than this free on the disk is a full disk (SQLite says IOERR_SHMSIZE)
+
+
+def explain(error: sqlite3.Error | OSError, path: Path) -> StoreError:
+    """A StoreError saying what went wrong with the database at `path` and what to do.
+
+    Only real damage (SQLITE_CORRUPT, SQLITE_NOTADB) gets the commands to restore a backup: for a full
+    disk, a read-only file or folder, a lock held by another prep or an I/O error, restoring would
+    throw away every review since the backup while the database itself is fine.
+    """
+    path = Path(path)
+    cause = _cause(error)
+    folder = path.parent
+    if cause == "cantopen":  # SQLite cannot say why it could not open the file; the file system can
+        cause = "readonly" if _read_only_part(path) else "other"
+    if cause == "io" and _free_space(folder) < _LOW_SPACE:
+        cause = "full"
+    if cause == "full":
+        message = (f"disk full: the review database {path} could not be written. Free space on that disk and "
+                   "run the command again; nothing saved before was lost.")
+    elif cause == "readonly":
+        part = _read_only_part(path) or str(error)
+        message = (f"read-only: prep cannot write the review database {path} ({part}). Make it writable, or "
+                   "point PREP_HOME at a writable folder, and run the command again; nothing was lost.")
+    elif cause == "locked":
+        message = f"another prep is using the review database {path} (locked); try again when it finishes."
+    elif cause == "damaged":
+        from prep.backup import restore_hint
+
+        message = f"the review database {path} is damaged ({error}).\n{restore_hint(path)}"
+    elif cause == "io":
+        message = (f"the disk reported an error on the review database {path} ({_name(error)}); the database "
+                   "is not damaged. Check the disk, and that nothing deleted its -wal or -shm file while "
+                   "prep was running, then run the command again.")
+    elif cause == "notafolder":
+        blocking = next((p for p in path.parents if p.exists()), folder)
+        message = (f"{blocking} is a file, not a folder: prep keeps its review database in {folder}. Move the "
+                   "file away, or point PREP_HOME at a folder.")
+    elif path.is_dir():
+        message = f"the review database {path} is a folder, not a database file; move it away."
+    else:
+        message = f"the review database {path} could not be used: {error}."
+    return StoreError(message, cause)
+
+
+def _cause(error: sqlite3.Error | OSError) -> str:
+    if isinstance(error, OSError):
+        return _CAUSE_BY_ERRNO.get(error.errno or 0, "io")
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return _CAUSE_BY_CODE.get(code & 0xFF, "other")  # the low byte is the primary code
+    text = str(error).lower()
+    return next((cause for start, cause in _CAUSE_BY_TEXT.items() if text.startswith(start)), "other")
+
+
+def _name(error: sqlite3.Error | OSError) -> str:
+    return getattr(error, "sqlite_errorname", None) or str(error)
+
+
+def _read_only_part(path: Path) -> str | None:
+    """Which of the database's folder and files cannot be written, if any."""
+    if path.parent.is_dir() and not os.access(path.parent, os.W_OK):
+        return f"its folder {path.parent} is read-only"
+    for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if part.is_file() and not os.access(part, os.W_OK):
+            return "the file is read-only" if part == path else f"{part.name} beside it is read-only"
+    return None
+
+
+def _free_space(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return _LOW_SPACE  # cannot tell: not evidence of a full disk
+
+
+Method = TypeVar("Method", bound=Callable)
+
+
+def _explained(method: Method) -> Method:
+    """Store methods raise `explain`'s StoreError, not sqlite3's bare message; prep's own SQL bugs
+    (ProgrammingError, IntegrityError) pass through as they are."""
+    @functools.wraps(method)
+    def wrapper(self: "Store", *args: object, **kwargs: object) -> object:
+        try:
+            return method(self, *args, **kwargs)
+        except (sqlite3.ProgrammingError, sqlite3.IntegrityError):
+            raise
+        except sqlite3.DatabaseError as error:
+            raise explain(error, self.path) from error
+    return wrapper  # type: ignore[return-value]
 
 
 def to_ms(moment: datetime) -> int:
@@ -56,26 +165,35 @@ class Review:
 
 
 class Store:
-    """Open with `Store(path)`; every write is one transaction, committed before returning."""
+    """Open with `Store(path)`; every write is one transaction, committed before returning.
 
-    def __init__(self, path: Path) -> None:
+    Every public method raises StoreError (from `explain`) when SQLite fails; `timeout` is how long
+    to wait for another process's write (default LOCK_TIMEOUT).
+    """
+
+    def __init__(self, path: Path, timeout: float | None = None) -> None:
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            version = migrations.current_version(self.db)
+            db = sqlite3.connect(self.path, isolation_level=None,
+                                 timeout=LOCK_TIMEOUT if timeout is None else timeout)
+        except (OSError, sqlite3.DatabaseError) as error:
+            raise explain(error, self.path) from error
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute("PRAGMA foreign_keys=ON")
+            version = migrations.current_version(db)
             if version > len(migrations.MIGRATIONS):
-                raise StoreError(
-                    f"{self.path} was written by a newer version of prep (schema {version}); upgrade prep to use it")
-            migrations.migrate(self.db)
-        except sqlite3.DatabaseError as error:
-            from prep.backup import restore_hint
-
-            raise StoreError(
-                f"cannot open the review database {self.path}: {error}.\n{restore_hint(self.path)}") from None
+                raise StoreError(f"{self.path} was written by a newer version of prep (schema {version}); "
+                                 "upgrade prep to use it", "newer")
+            migrations.migrate(db)
+        except BaseException as error:
+            db.close()  # a failed open leaves no connection behind
+            if isinstance(error, sqlite3.DatabaseError):
+                raise explain(error, self.path) from error
+            raise
+        self.db = db
 
     def close(self) -> None:
         self.db.close()
@@ -87,16 +205,19 @@ class Store:
         self.close()
 
     # -- reads -----------------------------------------------------------------
+    @_explained
     def states(self) -> "StateTable":
         """Every card that has been reviewed, by card id (built into fsrs cards only when read)."""
         return StateTable(self)
 
+    @_explained
     def state(self, card_id: str) -> fsrs.Card | None:
         row = self.db.execute(
             "SELECT id, state, step, stability, difficulty, due, last_review FROM cards WHERE id = ?", (card_id,)
         ).fetchone()
         return _card_from_row(row) if row else None
 
+    @_explained
     def reviews(self, card_id: str | None = None, since: datetime | None = None) -> list[Review]:
         query = "SELECT id, card_id, rating, reviewed_at, duration_ms, state_before, state_after FROM reviews"
         clauses, params = [], []
@@ -112,6 +233,7 @@ class Store:
         return [Review(r[0], r[1], r[2], from_ms(r[3]), r[4], state_from_json(r[5]), state_from_json(r[6]))
                 for r in rows]
 
+    @_explained
     def counts_since(self, start: datetime) -> tuple[int, int]:
         """(new cards introduced, reviews of review-state cards) since `start`, for daily limits."""
         row = self.db.execute(
@@ -119,15 +241,18 @@ class Store:
             (to_ms(start),)).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
 
+    @_explained
     def reviewed_since(self, start: datetime) -> set[str]:
         """Ids of the cards reviewed since `start`."""
         return {row[0] for row in self.db.execute(
             "SELECT DISTINCT card_id FROM reviews INDEXED BY reviews_time WHERE reviewed_at >= ?", (to_ms(start),))}
 
+    @_explained
     def skipped(self, day: str) -> set[str]:
         return {row[0] for row in self.db.execute("SELECT card_id FROM skips WHERE day = ?", (day,))}
 
     # -- writes ----------------------------------------------------------------
+    @_explained
     def apply(self, card_id: str, rating: int, when: datetime, duration_ms: int | None,
               schedule: Callable[[fsrs.Card | None, datetime], fsrs.Card]) -> tuple[int, fsrs.Card | None, fsrs.Card]:
         """Rate a card against its state as stored *now*, in one committed transaction.
@@ -148,6 +273,7 @@ class Store:
             self._put_state(card_id, after)
             return review_id, before, after
 
+    @_explained
     def undo(self, review_id: int) -> Review | None:
         """Delete a review and restore the card's state before it; None if it is not the card's last."""
         with self._transaction():
@@ -168,6 +294,7 @@ class Store:
                 self._put_state(row[1], before)
         return Review(row[0], row[1], row[2], from_ms(row[3]), row[4], before, state_from_json(row[6]))
 
+    @_explained
     def merge_reviews(self, card_id: str, incoming: list[tuple[int, datetime, int | None]],
                       schedule: Callable[[fsrs.Card | None, int, datetime], fsrs.Card]) -> int:
         """Add reviews done elsewhere (rating, time, duration ms), skipping ones already logged at the
@@ -205,10 +332,12 @@ class Store:
             self._put_state(card_id, state)
             return len(added)
 
+    @_explained
     def suspended(self) -> dict[str, str]:
         """Suspended card ids and why ('leech' or 'manual')."""
         return dict(self.db.execute("SELECT card_id, reason FROM suspended"))
 
+    @_explained
     def suspend(self, card_ids: Iterable[str], when: datetime, reason: str) -> int:
         with self._transaction():
             cursor = self.db.executemany(
@@ -216,16 +345,19 @@ class Store:
                 [(card_id, to_ms(when), reason) for card_id in card_ids])
             return cursor.rowcount
 
+    @_explained
     def unsuspend(self, card_ids: Iterable[str]) -> int:
         with self._transaction():
             return self.db.executemany("DELETE FROM suspended WHERE card_id = ?", [(c,) for c in card_ids]).rowcount
 
+    @_explained
     def lapses(self, minimum: int = 1) -> dict[str, int]:
         """Times each card was forgotten (Again on a card in the review state), at least `minimum`."""
         return dict(self.db.execute(
             "SELECT card_id, COUNT(*) FROM reviews WHERE rating = 1 AND kind_before = 2 "
             "GROUP BY card_id HAVING COUNT(*) >= ?", (minimum,)))
 
+    @_explained
     def skip(self, card_id: str, day: str) -> None:
         with self._transaction():
             self.db.execute("INSERT OR IGNORE INTO skips (card_id, day) VALUES (?, ?)", (card_id, day))
@@ -238,6 +370,28 @@ class Store:
             (card_id, rating, at_ms, duration_ms, state_json(before), state_json(after),
              int(before.state) if before is not None else None))
         return int(cursor.lastrowid)
+
+    @_explained
+    def restore_from_log(self, card_ids: Iterable[str]) -> list[str]:
+        """Set each card's state to the state after its last logged review, in one write transaction.
+
+        The log and the states are read inside the transaction, so a rating another process commits
+        while `prep doctor` runs is never rolled back: a card whose state already equals its latest
+        logged state is left alone. Returns the ids whose state was written."""
+        restored = []
+        with self._transaction():
+            for card_id in card_ids:
+                row = self.db.execute("SELECT state_after FROM reviews WHERE card_id = ? "
+                                      "ORDER BY reviewed_at DESC, id DESC LIMIT 1", (card_id,)).fetchone()
+                if row is None:
+                    continue
+                logged = state_from_json(row[0])
+                assert logged is not None
+                current = self.state(card_id)
+                if current is None or state_json(current) != state_json(logged):
+                    self._put_state(card_id, logged)
+                    restored.append(card_id)
+        return restored
 
     def _put_state(self, card_id: str, card: fsrs.Card) -> None:
         self.db.execute(
@@ -333,7 +487,23 @@ class _Transaction:
         self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, exc_type: object, *rest: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is not None:
+            self._rollback()
+            return
+        try:
+            self.db.execute("COMMIT")
+        except BaseException:  # e.g. a full disk at commit: the transaction may still be open
+            self._rollback()
+            raise
+
+    def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk or I/O error); a failing ROLLBACK must not
+        # hide the error that caused it, and closing the connection rolls back anyway.
+        if self.db.in_transaction:
+            try:
+                self.db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
 
 def _card_from_row(row: Iterable) -> fsrs.Card:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
+from contextlib import closing
 import time
 from pathlib import Path
 
@@ -40,3 +42,9 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def query(database: Path, sql: str, *parameters: object) -> list[tuple]:
+    """Rows of one query on a SQLite file, the connection closed again (Python 3.13 warns otherwise)."""
+    with closing(sqlite3.connect(database)) as db:
+        return db.execute(sql, parameters).fetchall()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import zipfile
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from click.testing import CliRunner
 
 from prep import decks, formats, paths
 from prep.cli import cli
+from tests.conftest import query
 
 pytest.importorskip("anki.collection")
 T0 = int(datetime(2026, 2, 1, 9, 0, tzinfo=timezone.utc).timestamp() * 1000)
@@ -95,14 +97,19 @@ def test_import_writes_valid_decks_and_history(tmp_path: Path, isolated: Path, c
     cloze = by_deck["Other"][0]
     assert cloze.cloze == "{{c1::Softmax}} maps logits to {{c2::probabilities}} via {{c3::$e^{z_i}/\\sum_j e^{z_j}$}}."
     assert cloze.extra == "Subtract the max first." and cloze.id.startswith("anki-")
-    db = sqlite3.connect(paths.database_path())
-    rows = db.execute("SELECT card_id, rating, reviewed_at FROM reviews ORDER BY reviewed_at").fetchall()
-    assert rows == [(first.id, ease, T0 + n * 3 * DAY) for n, ease in enumerate((3, 3, 1, 3))]
-    assert db.execute("SELECT state FROM cards WHERE id = ?", (first.id,)).fetchone() is not None
+    with closing(sqlite3.connect(paths.database_path())) as db:
+        rows = db.execute("SELECT card_id, rating, reviewed_at FROM reviews ORDER BY reviewed_at").fetchall()
+        assert rows == [(first.id, ease, T0 + n * 3 * DAY) for n, ease in enumerate((3, 3, 1, 3))]
+        assert db.execute("SELECT state FROM cards WHERE id = ?", (first.id,)).fetchone() is not None
 
-    again = run("import", str(package), "--into", str(into))
-    assert "0 files written, 2 unchanged, 0 media files copied, 0 reviews added" in again.output
-    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone() == (4,)
+        again = run("import", str(package), "--into", str(into))
+        assert "0 files written, 2 unchanged, 0 media files copied, 0 reviews added" in again.output
+        assert db.execute("SELECT COUNT(*) FROM reviews").fetchone() == (4,)
+
+
+def review_count() -> tuple[int]:
+    with closing(sqlite3.connect(paths.database_path())) as db:
+        return db.execute("SELECT COUNT(*) FROM reviews").fetchone()
 
 
 def bad_zip(path: Path, entries: dict[str, bytes]) -> Path:
@@ -129,8 +136,7 @@ def test_bad_archives_are_refused_and_nothing_is_written(tmp_path: Path, isolate
     assert result.exit_code == 1
     assert message in result.output and "Traceback" not in result.output
     assert not into.exists()
-    assert not paths.database_path().exists() or sqlite3.connect(paths.database_path()).execute(
-        "SELECT COUNT(*) FROM reviews").fetchone() == (0,)
+    assert not paths.database_path().exists() or review_count() == (0,)
 
 
 def understated_zip(path: Path, name: str, data: bytes, claimed: int) -> Path:
@@ -167,7 +173,7 @@ def test_bombs_are_caught_on_the_bytes_really_unpacked(tmp_path: Path, isolated:
     result = CliRunner().invoke(cli, ["import", str(package), "--into", str(into)])
     assert (result.exit_code, result.output) == (1, f"Error: {package}: {message}\n")  # refused before Anki ran
     assert not into.exists()
-    assert sqlite3.connect(paths.database_path()).execute("SELECT COUNT(*) FROM reviews").fetchone() == (0,)
+    assert query(paths.database_path(), "SELECT COUNT(*) FROM reviews") == [(0,)]
 
 
 def test_sync_anki_merges_reviews_on_prep_cards_once(decks_dir: Path, tmp_path: Path, isolated: Path) -> None:
@@ -187,9 +193,9 @@ def test_sync_anki_merges_reviews_on_prep_cards_once(decks_dir: Path, tmp_path: 
     first = run("sync-anki", str(tmp_path / "phone.anki2"))
     assert first.output == "Merged 2 reviews on 1 card from phone.anki2.\n"
     assert run("sync-anki", str(tmp_path / "phone.anki2")).output == "Merged 0 reviews on 0 cards from phone.anki2.\n"
-    db = sqlite3.connect(paths.database_path())
-    assert db.execute("SELECT card_id, rating, reviewed_at FROM reviews ORDER BY reviewed_at").fetchall() == [
-        ("prob-bayes-rule", 3, T0), ("prob-bayes-rule", 4, T0 + DAY)]
+    with closing(sqlite3.connect(paths.database_path())) as db:
+        assert db.execute("SELECT card_id, rating, reviewed_at FROM reviews ORDER BY reviewed_at").fetchall() == [
+            ("prob-bayes-rule", 3, T0), ("prob-bayes-rule", 4, T0 + DAY)]
     doctor = run("doctor", "--no-repair")
     assert doctor.exit_code == 0, doctor.output
 
@@ -265,9 +271,9 @@ def test_export_with_progress_carries_due_dates_and_history_into_anki(decks_dir:
     finally:
         col.close()
     # and the same package brought back into prep adds nothing new to the log
-    before = sqlite3.connect(paths.database_path()).execute("SELECT COUNT(*) FROM reviews").fetchone()
+    before = review_count()
     assert run("sync-anki", str(out)).output.startswith("Merged 0 reviews")
-    assert sqlite3.connect(paths.database_path()).execute("SELECT COUNT(*) FROM reviews").fetchone() == before
+    assert review_count() == before
 
 
 def test_other_note_types_are_mapped_field_by_field_with_a_warning(tmp_path: Path, isolated: Path) -> None:

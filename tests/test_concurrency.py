@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -38,10 +39,9 @@ def test_two_processes_rate_the_same_cards_without_losing_or_doubling(tmp_path: 
     for process in workers:
         process.join(60)
         assert process.exitcode == 0
-    db = sqlite3.connect(db_path)
-    assert db.execute("SELECT COUNT(*) FROM reviews").fetchone() == (2 * PER_WORKER,)
-    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    db.close()
+    with closing(sqlite3.connect(db_path)) as db:
+        assert db.execute("SELECT COUNT(*) FROM reviews").fetchone() == (2 * PER_WORKER,)
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     with Store(db_path) as store:
         report = doctor.examine(store, scheduler.make(Config()), repair=False)
     # each review starts from the state the previous one (from either process) left

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import sys
 import time
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -59,9 +60,8 @@ def test_sigkill_never_loses_an_acknowledged_rating(tmp_path: Path, isolated: Pa
         acknowledged_total += acknowledged
         logged = _count(db_path) - before
         assert acknowledged <= logged <= acknowledged + 1, (run, acknowledged, logged)
-    db = sqlite3.connect(db_path)
-    assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    db.close()
+    with closing(sqlite3.connect(db_path)) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     with Store(db_path) as store:
         report = doctor.examine(store, scheduler.make(Config()), repair=False)
     assert report.state_mismatch == [] and report.missing_state == [] and report.broken_chain == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -41,20 +42,20 @@ def test_healthy_database(isolated: Path) -> None:
 def test_tampered_state_is_reported_then_repaired_from_the_log(isolated: Path) -> None:
     db_path = paths.database_path()
     history(db_path)
-    db = sqlite3.connect(db_path)
-    good = db.execute("SELECT * FROM cards WHERE id = 'a'").fetchone()
-    db.execute("UPDATE cards SET stability = 999, due = 0 WHERE id = 'a'")
-    db.execute("DELETE FROM cards WHERE id = 'b'")
-    db.commit()
-    checked = doctor("--no-repair")
-    assert checked.exit_code == 1
-    assert "1 card: state differs from its last logged review: a" in checked.output
-    assert "1 card: reviewed but no stored state: b" in checked.output
-    repaired = doctor()
-    assert repaired.exit_code == 0, repaired.output
-    assert "Repaired 2 card states from the review log." in repaired.output
-    assert db.execute("SELECT * FROM cards WHERE id = 'a'").fetchone() == good
-    assert doctor().output.rstrip().endswith("All good.")
+    with closing(sqlite3.connect(db_path)) as db:
+        good = db.execute("SELECT * FROM cards WHERE id = 'a'").fetchone()
+        db.execute("UPDATE cards SET stability = 999, due = 0 WHERE id = 'a'")
+        db.execute("DELETE FROM cards WHERE id = 'b'")
+        db.commit()
+        checked = doctor("--no-repair")
+        assert checked.exit_code == 1
+        assert "1 card: state differs from its last logged review: a" in checked.output
+        assert "1 card: reviewed but no stored state: b" in checked.output
+        repaired = doctor()
+        assert repaired.exit_code == 0, repaired.output
+        assert "Repaired 2 card states from the review log." in repaired.output
+        assert db.execute("SELECT * FROM cards WHERE id = 'a'").fetchone() == good
+        assert doctor().output.rstrip().endswith("All good.")
 
 
 def test_daily_backups_keep_the_newest(tmp_path: Path) -> None:
@@ -65,8 +66,8 @@ def test_daily_backups_keep_the_newest(tmp_path: Path) -> None:
     assert backup.daily_backup(db_path, "2026-03-05", keep=3) is None  # once a day
     names = [p.name for p in backup.existing(db_path)]
     assert names == ["prep-2026-03-03.db", "prep-2026-03-04.db", "prep-2026-03-05.db"]
-    copy = sqlite3.connect(backup.existing(db_path)[-1])
-    assert copy.execute("SELECT COUNT(*) FROM reviews").fetchone() == (6,)
+    with closing(sqlite3.connect(backup.existing(db_path)[-1])) as copy:
+        assert copy.execute("SELECT COUNT(*) FROM reviews").fetchone() == (6,)
 
 
 def test_corrupt_database_explains_how_to_restore(decks_dir: Path, isolated: Path) -> None:
@@ -78,7 +79,7 @@ def test_corrupt_database_explains_how_to_restore(decks_dir: Path, isolated: Pat
         Path(str(db_path) + name).unlink(missing_ok=True)
     result = CliRunner().invoke(cli, ["stats"])
     assert result.exit_code == 1
-    assert "cannot open the review database" in result.output
+    assert "is damaged (file is not a database)" in result.output
     assert "To restore the newest backup (prep-2026-03-01.db):" in result.output
     assert "Traceback" not in result.output
 
@@ -89,3 +90,27 @@ def test_doctor_json(isolated: Path) -> None:
     history(paths.database_path())
     data = json.loads(doctor("--json").output)
     assert data["healthy"] is True and data["reviews"] == 6 and data["integrity"] == ["ok"]
+
+
+def test_a_repair_never_undoes_a_rating_made_while_doctor_ran(isolated: Path) -> None:
+    """doctor finds a damaged state; before it repairs, another process rates the card: the repair
+    re-reads the log inside its write transaction and keeps the newer rating."""
+    from prep import doctor as checker
+
+    database = paths.database_path()
+    history(database)
+    with closing(sqlite3.connect(database)) as db, db:
+        db.execute("UPDATE cards SET stability = 999 WHERE id IN ('a', 'b')")  # both damaged
+    sched = scheduler.make(Config())
+    with Store(database) as store:
+        report = checker.examine(store, sched, repair=False)
+        assert sorted(report.state_mismatch) == ["a", "b"]
+        with Store(database) as other:  # the concurrent rating, committed between examine and repair
+            other.apply("a", 3, NOW, None, lambda s, at: scheduler.review(sched, s, "a", 3, at))
+        newest = store.state("a")
+        assert store.restore_from_log(report.state_mismatch) == ["b"]
+        assert store.state("a").stability == newest.stability != 999  # the rating made meanwhile is kept
+        assert store.state("b").stability != 999
+    # every state now equals its latest logged review (the rating from the damaged state shows as a
+    # broken chain for 'a', which is the damage's doing, not the repair's)
+    assert "state differs from its last logged review" not in doctor("--no-repair").output

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from click.testing import CliRunner
 from prep.cli import cli
 from prep.scheduler import format_interval
 from prep.store import from_ms
-from tests.conftest import NOW, write
+from tests.conftest import NOW, write, query
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -104,21 +105,21 @@ def test_reveal_rate_undo_quit_and_database_matches_fsrs(decks_dir: Path, no_fuz
     child.close()
     assert child.exitstatus == 0
 
-    db = sqlite3.connect(no_fuzz / "prep.db")
-    rows = db.execute("SELECT card_id, rating, reviewed_at FROM reviews ORDER BY id").fetchall()
-    when = datetime.fromisoformat(NOW)
-    ms = int(when.timestamp() * 1000)
-    assert rows == [("prob-bayes-rule", 3, ms), ("prob-variance/c1", 4, ms)]
-    scheduler = fsrs.Scheduler(enable_fuzzing=False)
-    for card_id, rating in (("prob-bayes-rule", fsrs.Rating.Good), ("prob-variance/c1", fsrs.Rating.Easy)):
-        expected, _ = scheduler.review_card(fsrs.Card(card_id=0, due=when), rating, review_datetime=when)
-        state, step, stability, difficulty, due = db.execute(
-            "SELECT state, step, stability, difficulty, due FROM cards WHERE id = ?", (card_id,)).fetchone()
-        assert (state, step) == (int(expected.state), expected.step)
-        assert stability == pytest.approx(expected.stability)
-        assert difficulty == pytest.approx(expected.difficulty)
-        assert due == int(expected.due.timestamp() * 1000)
-    assert db.execute("SELECT COUNT(*) FROM cards").fetchone() == (2,)  # the undone Again left no trace
+    with closing(sqlite3.connect(no_fuzz / "prep.db")) as db:
+        rows = db.execute("SELECT card_id, rating, reviewed_at FROM reviews ORDER BY id").fetchall()
+        when = datetime.fromisoformat(NOW)
+        ms = int(when.timestamp() * 1000)
+        assert rows == [("prob-bayes-rule", 3, ms), ("prob-variance/c1", 4, ms)]
+        scheduler = fsrs.Scheduler(enable_fuzzing=False)
+        for card_id, rating in (("prob-bayes-rule", fsrs.Rating.Good), ("prob-variance/c1", fsrs.Rating.Easy)):
+            expected, _ = scheduler.review_card(fsrs.Card(card_id=0, due=when), rating, review_datetime=when)
+            state, step, stability, difficulty, due = db.execute(
+                "SELECT state, step, stability, difficulty, due FROM cards WHERE id = ?", (card_id,)).fetchone()
+            assert (state, step) == (int(expected.state), expected.step)
+            assert stability == pytest.approx(expected.stability)
+            assert difficulty == pytest.approx(expected.difficulty)
+            assert due == int(expected.due.timestamp() * 1000)
+        assert db.execute("SELECT COUNT(*) FROM cards").fetchone() == (2,)  # the undone Again left no trace
 
 
 def test_skip_hides_the_card_for_the_day(decks_dir: Path, no_fuzz: Path) -> None:
@@ -190,7 +191,8 @@ def test_keys_typed_faster_than_the_screen_are_all_used(decks_dir: Path, no_fuzz
     child.send(" 3 3q")  # typed before the first card is even drawn: reveal, Good, reveal, Good, quit
     child.expect(pexpect.EOF)
     assert "Reviewed 2 cards, 100% answered correctly" in ANSI.sub("", child.before)
-    rows = sqlite3.connect(no_fuzz / "prep.db").execute("SELECT card_id, rating FROM reviews ORDER BY id").fetchall()
+    with closing(sqlite3.connect(no_fuzz / "prep.db")) as db:
+        rows = db.execute("SELECT card_id, rating FROM reviews ORDER BY id").fetchall()
     assert rows == [("ml-overfitting", 3), ("ml-sigmoid-code", 3)]
 
 
@@ -249,14 +251,13 @@ def test_the_interval_on_the_button_is_the_interval_stored(tmp_path: Path, isola
         shown.append(first[rating - 1])
     child.send("q")
     child.expect(pexpect.EOF)
-    db = sqlite3.connect(isolated / "prep.db")
-    rows = db.execute("SELECT card_id, reviewed_at, state_after FROM reviews ORDER BY id").fetchall()
+    rows = query(isolated / "prep.db", "SELECT card_id, reviewed_at, state_after FROM reviews ORDER BY id")
     assert len(rows) == 16
     stored = [format_interval(from_ms(int(datetime.fromisoformat(json.loads(after)["due"]).timestamp() * 1000))
                               - from_ms(at)) for _, at, after in rows]
     assert stored == shown
     assert any(value.endswith("d") for value in shown)  # fuzzed review intervals were among them
-    due = dict(db.execute("SELECT id, due FROM cards"))
+    due = dict(query(isolated / "prep.db", "SELECT id, due FROM cards"))
     last = {card_id: (at, after) for card_id, at, after in rows}
     for card_id, (at, after) in last.items():  # the cards table holds the logged state's due
         assert due[card_id] == int(datetime.fromisoformat(json.loads(after)["due"]).timestamp() * 1000)
@@ -370,8 +371,7 @@ def test_two_sessions_at_once_never_loop_on_a_card(tmp_path: Path, isolated: Pat
     assert "Question 5?" in rate_shown(b, "4")
     summary = rate_last(b, "4")  # q2 is not shown again: a rated it beyond today
     assert "Question 2?" not in summary and "Reviewed 5 cards" in summary
-    db = sqlite3.connect(isolated / "prep.db")
-    logged = dict(db.execute("SELECT card_id, COUNT(*) FROM reviews GROUP BY card_id"))
+    logged = dict(query(isolated / "prep.db", "SELECT card_id, COUNT(*) FROM reviews GROUP BY card_id"))
     assert logged == {"q0": 2, "q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 1}  # exactly the ratings given
     result = prep(isolated, decks.parent, "doctor", "--no-repair", now=now)
     assert result.returncode == 0 and "All good." in result.stdout, result.stdout

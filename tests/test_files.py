@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from prep import backup, files, paths
 from prep.cli import cli
-from tests.conftest import NOW, write
+from tests.conftest import NOW, write, query
 
 NO_ID_DECK = "cards:\n  - q: What is a tensor?\n    a: An array with any number of axes.\n"
 VICTIM = b"victim: must never change\n"
@@ -64,7 +64,7 @@ def test_writes_replace_the_file_and_leave_no_temporary(tmp_path: Path) -> None:
         db.execute("CREATE TABLE t (x)")
         db.commit()
         db.close()
-    assert sqlite3.connect(tmp_path / "b.db").execute("SELECT COUNT(*) FROM t").fetchone() == (0,)
+    assert query(tmp_path / "b.db", "SELECT COUNT(*) FROM t") == [(0,)]
     source = write(tmp_path / "src.bin", "x" * (3 * files.CHUNK + 7))
     files.copy_file(source, tmp_path / "copy.bin")
     assert (tmp_path / "copy.bin").read_bytes() == source.read_bytes()
@@ -219,13 +219,13 @@ def test_export_never_follows_a_planted_link(tmp_path: Path, decks_dir: Path) ->
 def test_backup_never_follows_a_planted_link(tmp_path: Path) -> None:
     database = tmp_path / "data" / "prep.db"
     database.parent.mkdir()
-    sqlite3.connect(database).execute("CREATE TABLE t (x)").connection.commit()
+    query(database, "CREATE TABLE t (x)")
     kept = victim(tmp_path / "outside")
     folder = backup.backups_dir(database)
     plant(folder / "prep-2026-03-02.partial", kept)
     made = backup.daily_backup(database, "2026-03-02", keep=7)
     assert made == folder / "prep-2026-03-02.db" and not made.is_symlink()
-    assert sqlite3.connect(made).execute("SELECT COUNT(*) FROM t").fetchone() == (0,)
+    assert query(made, "SELECT COUNT(*) FROM t") == [(0,)]
     # the day's name taken by a link (dangling or not) counts as that day's backup: never written through
     plant(folder / "prep-2026-03-03.db", tmp_path / "outside" / "nowhere.db")
     plant(folder / "prep-2026-03-04.db", kept)

@@ -6,6 +6,7 @@ import io
 import os
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -79,3 +80,17 @@ def test_card_text_cannot_send_escape_sequences_to_the_terminal(tmp_path: Path) 
     assert "pwned" in printed  # the text is shown...
     assert "\x1b]" not in printed and "\x1b[2J" not in printed and "\x9b" not in printed and "\x07" not in printed
     assert "\x1b[31m" not in printed.replace("\x1b[31m", "") or "D[31m" not in printed  # ...its escapes are not
+
+
+
+# Found by fuzzing: besides its documented LatexWalkerError, pylatexenc raises IndexError, KeyError,
+# AttributeError, TypeError and RecursionError (in that order here) on odd input. A card with such
+# math must still show its source, not crash the review or the export.
+ODD_LATEX = ["(&]a#\\]\\verb", "\\begin{\\newcommand\\^_{\\frac\\sqrt\\end{",
+             "\\def\\(\\\\\\end{{array}\\frac\\def\\href\\)$\\char\\url1\\newcommand",
+             "\\input\\ensuremath\\ensuremath\\item~(\\frac\\input\\hspace\\($", "\\frac{" * 600]
+
+
+@pytest.mark.parametrize("latex", ODD_LATEX)
+def test_odd_latex_falls_back_to_its_source(latex: str) -> None:
+    assert mathtext.latex_to_unicode(latex) == latex

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import yaml
@@ -17,11 +18,10 @@ from tests.synthetic import TRUE_PARAMETERS, synthetic_reviews
 
 def write_log(db_path: Path, rows: list) -> None:
     Store(db_path).close()
-    db = sqlite3.connect(db_path)
-    db.executemany("INSERT INTO reviews (card_id, rating, reviewed_at, state_after) VALUES (?, ?, ?, '{}')",
-                   [(card, rating, int(when.timestamp() * 1000)) for card, rating, when in rows])
-    db.commit()
-    db.close()
+    with closing(sqlite3.connect(db_path)) as db:
+        db.executemany("INSERT INTO reviews (card_id, rating, reviewed_at, state_after) VALUES (?, ?, ?, '{}')",
+                       [(card, rating, int(when.timestamp() * 1000)) for card, rating, when in rows])
+        db.commit()
 
 
 def test_fitted_parameters_beat_the_defaults_and_are_saved(isolated: Path) -> None:

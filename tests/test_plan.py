@@ -7,6 +7,7 @@ import math
 import os
 import sqlite3
 import sys
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -39,12 +40,11 @@ def recall(stability: float, last_review: datetime) -> float:
 
 def build(db_path: Path) -> None:
     Store(db_path).close()
-    db = sqlite3.connect(db_path)
-    db.executemany("INSERT INTO cards (id, state, step, stability, difficulty, due, last_review) "
-                   "VALUES (?, 2, NULL, ?, 5.0, ?, ?)",
-                   [(card, s, MS(last + timedelta(days=s)), MS(last)) for card, (s, last) in HISTORY.items()])
-    db.commit()
-    db.close()
+    with closing(sqlite3.connect(db_path)) as db:
+        db.executemany("INSERT INTO cards (id, state, step, stability, difficulty, due, last_review) "
+                       "VALUES (?, 2, NULL, ?, 5.0, ?, ?)",
+                       [(card, s, MS(last + timedelta(days=s)), MS(last)) for card, (s, last) in HISTORY.items()])
+        db.commit()
 
 
 def run_plan(*extra: str) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -19,30 +20,29 @@ MS = lambda moment: int(moment.timestamp() * 1000)  # noqa: E731
 
 def build_history(db_path: Path) -> None:
     Store(db_path).close()
-    db = sqlite3.connect(db_path)
-    card = "INSERT INTO cards (id, state, step, stability, difficulty, due, last_review) VALUES (?, ?, ?, ?, 5, ?, ?)"
-    db.executemany(card, [
-        ("prob-bayes-rule", 2, None, 10.0, MS(NOW - timedelta(days=2)), MS(NOW - timedelta(days=12))),
-        ("prob-variance/c1", 2, None, 20.0, MS(NOW + timedelta(days=3)), MS(NOW - timedelta(days=17))),
-        ("prob-pmf", 1, 1, 1.0, MS(NOW + timedelta(minutes=5)), MS(NOW - timedelta(minutes=5))),
-        ("ml-overfitting", 2, None, 50.0, MS(NOW + timedelta(days=40)), MS(NOW - timedelta(days=1))),
-        ("ml-curve", 2, None, 5.0, MS(NOW - timedelta(days=1)), MS(NOW - timedelta(days=6))),
-    ])
-    review = "INSERT INTO reviews (card_id, rating, reviewed_at, state_after, kind_before) VALUES (?, ?, ?, '{}', ?)"
-    rows = [  # (card, rating, when, kind before)
-        ("prob-bayes-rule", 3, NOW - timedelta(days=25), 2),
-        ("prob-bayes-rule", 3, NOW - timedelta(days=20), 2),
-        ("prob-bayes-rule", 1, NOW - timedelta(days=2), 2),
-        ("prob-bayes-rule", 3, NOW - timedelta(hours=1), 2),
-        ("prob-bayes-rule", 1, NOW - timedelta(days=45), 2),  # outside the 30 days
-        ("ml-overfitting", 1, NOW - timedelta(days=1), 2),
-        ("ml-overfitting", 1, NOW - timedelta(days=1, hours=1), 2),
-        ("prob-pmf", 3, NOW - timedelta(minutes=5), None),  # new card learnt today
-    ] + [("ml-sigmoid-code", 1, NOW - timedelta(days=40 + n), 2) for n in range(8)]  # a leech, long ago
-    db.executemany(review, [(c, r, MS(t), k) for c, r, t, k in rows])
-    db.execute("INSERT INTO suspended (card_id, suspended_at, reason) VALUES ('ml-curve', 0, 'manual')")
-    db.commit()
-    db.close()
+    with closing(sqlite3.connect(db_path)) as db:
+        card = "INSERT INTO cards (id, state, step, stability, difficulty, due, last_review) VALUES (?, ?, ?, ?, 5, ?, ?)"
+        db.executemany(card, [
+            ("prob-bayes-rule", 2, None, 10.0, MS(NOW - timedelta(days=2)), MS(NOW - timedelta(days=12))),
+            ("prob-variance/c1", 2, None, 20.0, MS(NOW + timedelta(days=3)), MS(NOW - timedelta(days=17))),
+            ("prob-pmf", 1, 1, 1.0, MS(NOW + timedelta(minutes=5)), MS(NOW - timedelta(minutes=5))),
+            ("ml-overfitting", 2, None, 50.0, MS(NOW + timedelta(days=40)), MS(NOW - timedelta(days=1))),
+            ("ml-curve", 2, None, 5.0, MS(NOW - timedelta(days=1)), MS(NOW - timedelta(days=6))),
+        ])
+        review = "INSERT INTO reviews (card_id, rating, reviewed_at, state_after, kind_before) VALUES (?, ?, ?, '{}', ?)"
+        rows = [  # (card, rating, when, kind before)
+            ("prob-bayes-rule", 3, NOW - timedelta(days=25), 2),
+            ("prob-bayes-rule", 3, NOW - timedelta(days=20), 2),
+            ("prob-bayes-rule", 1, NOW - timedelta(days=2), 2),
+            ("prob-bayes-rule", 3, NOW - timedelta(hours=1), 2),
+            ("prob-bayes-rule", 1, NOW - timedelta(days=45), 2),  # outside the 30 days
+            ("ml-overfitting", 1, NOW - timedelta(days=1), 2),
+            ("ml-overfitting", 1, NOW - timedelta(days=1, hours=1), 2),
+            ("prob-pmf", 3, NOW - timedelta(minutes=5), None),  # new card learnt today
+        ] + [("ml-sigmoid-code", 1, NOW - timedelta(days=40 + n), 2) for n in range(8)]  # a leech, long ago
+        db.executemany(review, [(c, r, MS(t), k) for c, r, t, k in rows])
+        db.execute("INSERT INTO suspended (card_id, suspended_at, reason) VALUES ('ml-curve', 0, 'manual')")
+        db.commit()
 
 
 def stats_json() -> dict:
@@ -94,11 +94,11 @@ def test_table_output_names_every_section(decks_dir: Path, isolated: Path) -> No
 
 def test_streak_longer_than_the_calendar(decks_dir: Path, isolated: Path) -> None:
     Store(paths.database_path()).close()
-    db = sqlite3.connect(paths.database_path())
-    db.executemany("INSERT INTO reviews (card_id, rating, reviewed_at, state_after, kind_before) "
-                   "VALUES ('prob-pmf', 3, ?, '{}', 2)",
-                   [(MS(NOW - timedelta(days=n)),) for n in range(400)] + [(MS(NOW - timedelta(days=402)),)])
-    db.commit()
+    with closing(sqlite3.connect(paths.database_path())) as db:
+        db.executemany("INSERT INTO reviews (card_id, rating, reviewed_at, state_after, kind_before) "
+                       "VALUES ('prob-pmf', 3, ?, '{}', 2)",
+                       [(MS(NOW - timedelta(days=n)),) for n in range(400)] + [(MS(NOW - timedelta(days=402)),)])
+        db.commit()
     data = stats_json()
     assert data["streak"] == 400
     assert all(day["reviews"] == 1 for day in data["calendar"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -29,9 +30,9 @@ def test_rating_is_committed_and_visible_to_another_connection(tmp_path: Path) -
     with Store(tmp_path / "p.db") as store:
         after = scheduler.review(sched, None, "a", 3, WHEN)
         store.apply("a", 3, WHEN, 1200, lambda before, at: after)
-        other = sqlite3.connect(tmp_path / "p.db")
-        assert other.execute("SELECT card_id, rating, duration_ms, state_before FROM reviews").fetchall() == [
-            ("a", 3, 1200, None)]
+        with closing(sqlite3.connect(tmp_path / "p.db")) as other:
+            assert other.execute("SELECT card_id, rating, duration_ms, state_before FROM reviews").fetchall() == [
+                ("a", 3, 1200, None)]
         assert store.state("a").due == after.due
 
 
@@ -54,9 +55,8 @@ def test_undo_restores_state_and_log_exactly(tmp_path: Path) -> None:
 
 def test_database_from_a_newer_prep_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "p.db"
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version = 99")
-    db.close()
+    with closing(sqlite3.connect(path)) as db:
+        db.execute("PRAGMA user_version = 99")
     with pytest.raises(StoreError, match="newer version of prep"):
         Store(path)
 
@@ -64,18 +64,17 @@ def test_database_from_a_newer_prep_is_refused(tmp_path: Path) -> None:
 def test_corrupt_database_gives_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "p.db"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(StoreError, match="cannot open the review database"):
+    with pytest.raises(StoreError, match="review database .* is damaged"):
         Store(path)
 
 
 def test_schema_1_database_migrates_and_keeps_its_log(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    db = sqlite3.connect(path, isolation_level=None)
-    migrations.MIGRATIONS[0](db)
-    db.execute("PRAGMA user_version = 1")
-    db.execute("INSERT INTO reviews (card_id, rating, reviewed_at, state_before, state_after) "
-               "VALUES ('a', 1, 5, '{\"state\": 2}', '{}'), ('a', 3, 6, NULL, '{}')")
-    db.close()
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        migrations.MIGRATIONS[0](db)
+        db.execute("PRAGMA user_version = 1")
+        db.execute("INSERT INTO reviews (card_id, rating, reviewed_at, state_before, state_after) "
+                   "VALUES ('a', 1, 5, '{\"state\": 2}', '{}'), ('a', 3, 6, NULL, '{}')")
     with Store(path) as store:
         assert migrations.current_version(store.db) == len(migrations.MIGRATIONS)
         assert store.db.execute("SELECT card_id, rating, kind_before FROM reviews ORDER BY id").fetchall() == [
