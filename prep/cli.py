@@ -634,10 +634,12 @@ def show_config(settings: tuple[str, ...], decks_dir: str | None) -> None:
 
 @cli.command()
 @click.argument("folder", default="decks", type=click.Path(), metavar="[DIR]")
-def init(folder: str) -> None:
+@decks_option
+def init(folder: str, decks_dir: str | None) -> None:
     """Copy the bundled decks into DIR (default ./decks) to edit them; later commands use that copy.
 
     A DIR other than ./decks is saved as decks_folder in the config file. DIR must be new or empty.
+    (--decks is accepted and not used: the copy is always of the bundled decks.)
     """
     from prep import owndecks, paths
 
@@ -694,7 +696,7 @@ def show(card_id: str, as_json: bool, decks_dir: str | None) -> None:
     console = _console(wide=False)
     for item in shown:
         for line in finding.details_lines(item, paths.display_path(item.card.note.path)):
-            console.print(line, markup=False)
+            click.echo(render.clean(line))
         front, back = render.card_sides(item.card)
         console.rule("question", style="dim")
         console.print(render.markdown(front))
@@ -702,7 +704,7 @@ def show(card_id: str, as_json: bool, decks_dir: str | None) -> None:
         console.print(render.markdown(back))
         console.rule(style="dim")
         for line in finding.history_lines(item):
-            console.print(line, markup=False)
+            click.echo(line)
 
 
 @cli.command()
@@ -724,7 +726,7 @@ def search(text: str, deck: str | None, tag: str | None, as_json: bool, decks_di
         return
     for item in found:
         click.echo(f"{item.note.id}  {item.note.deck}  {_one_line(item.first_line)}")
-    click.echo(f"{len(found)} note{'s' if len(found) != 1 else ''} match '{text}'.", err=not found)
+    click.echo(f"{len(found)} note{' matches' if len(found) == 1 else 's match'} '{text}'.", err=not found)
     if not found:
         sys.exit(1)
 
@@ -738,10 +740,12 @@ def _one_line(text: str, most: int = 100) -> str:
 
 @cli.command()
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
-def completion(shell: str) -> None:
+@decks_option
+def completion(shell: str, decks_dir: str | None) -> None:
     """Print the shell completion script, e.g. eval "$(prep completion bash)" in ~/.bashrc.
 
-    Completes commands, options, deck names after --deck and card ids after show/suspend/unsuspend.
+    Completes commands, options, deck names after --deck and card ids after show/suspend/unsuspend
+    (from the decks the completed command would use; --decks here is accepted and not used).
     """
     from click.shell_completion import get_completion_class
 

@@ -102,11 +102,14 @@ class Decks:
 
     def deck_choices(self) -> list[str]:
         """Every deck name and every folder path, as a user may type them after --deck."""
-        names = set(self.note_decks)
+        names = set()
+        for name in set(self.note_decks):
+            levels = name.split("::")
+            names.update("::".join(levels[: depth + 1]) for depth in range(len(levels)))
         for n in range(len(self.note_decks)):
             parts = self._folder_parts(n)
             names.update("/".join(parts[: depth + 1]) for depth in range(len(parts)))
-        return sorted(names, key=str.lower)
+        return sorted(names, key=lambda name: (name.lower(), name))
 
     def _folder_parts(self, note: int) -> tuple[str, ...]:
         """A note's file path inside the decks folder, without the suffix: ('math', 'probability', 'bayes')."""
@@ -284,7 +287,9 @@ def did_you_mean(text: str, choices: list[str], count: int = 5) -> str:
     """` (did you mean 'a', 'b'?)` with the closest choices (difflib), or ''."""
     import difflib
 
-    lowered = {choice.lower(): choice for choice in choices}
+    lowered: dict[str, str] = {}
+    for choice in choices:  # the first spelling of each (a deck name before its folder form)
+        lowered.setdefault(choice.lower(), choice)
     close = difflib.get_close_matches(text.lower(), list(lowered), n=count, cutoff=0.5)
     close += [c for c in lowered if text.lower() in c and c not in close][: max(0, count - len(close))]
     return f" (did you mean {_listing([lowered[c] for c in close])}?)" if close else ""

@@ -196,9 +196,9 @@ def stats_view(stats, leech_threshold: int) -> list:
                                if depth else "")
     table = Table(title=title, title_justify="left")
     for column in ("Deck", "New", "Learning", "Review", "Suspended", "Due today", "Retention 30d", "Avg stability"):
-        # a deck name wraps rather than being cut short; numbers never wrap
+        # a deck name wraps rather than being cut short with an ellipsis
         table.add_column(column, justify="left", overflow="fold") if column == "Deck" else table.add_column(
-            column, justify="right", no_wrap=True)
+            column, justify="right")
     for row in rows + [stats.total]:
         stability = "-" if row.average_stability is None else f"{row.average_stability:.1f}d"
         table.add_row(clean(row.deck), str(row.new), str(row.learning), str(row.review), str(row.suspended),
