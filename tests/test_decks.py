@@ -361,7 +361,7 @@ def test_unknown_or_ambiguous_deck_is_an_error_naming_close_decks(tmp_path: Path
     found = deck_tree_like_the_shipped_one(tmp_path / "decks")
     with pytest.raises(decks.UnknownDeck, match="ambiguous.*'CS::Data Structures', 'CS::Dynamic Programming'"):
         found.resolve_deck("cs::d")
-    with pytest.raises(decks.UnknownDeck, match="no deck matches --deck 'mathh' \\(did you mean 'math'"):
+    with pytest.raises(decks.UnknownDeck, match="no deck matches --deck 'mathh' \\(did you mean 'Math'"):
         found.resolve_deck("mathh")
     with pytest.raises(decks.UnknownDeck, match="no deck matches --deck 'cs::zzz'"):
         found.cards_in_scope("cs::zzz")
