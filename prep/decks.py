@@ -80,8 +80,9 @@ class Decks:
         if not wanted:
             raise UnknownDeck(f"--deck needs a deck name, got '{text}'")
         names = sorted(set(self.note_decks))
+        by_folder = self._decks_by_folder()
         trees = [_tree((tuple(name.split("::")), name) for name in names),
-                 _tree((self._folder_parts(n), deck) for n, deck in enumerate(self.note_decks))]
+                 _tree((parts, deck) for parts, decks in by_folder.items() for deck in decks)]
         exact: set[str] = set()
         by_prefix: list[set[str]] = []
         ambiguous: list[str] = []
@@ -106,14 +107,17 @@ class Decks:
         for name in set(self.note_decks):
             levels = name.split("::")
             names.update("::".join(levels[: depth + 1]) for depth in range(len(levels)))
-        for n in range(len(self.note_decks)):
-            parts = self._folder_parts(n)
+        for parts in self._decks_by_folder():
             names.update("/".join(parts[: depth + 1]) for depth in range(len(parts)))
         return sorted(names, key=lambda name: (name.lower(), name))
 
-    def _folder_parts(self, note: int) -> tuple[str, ...]:
-        """A note's file path inside the decks folder, without the suffix: ('math', 'probability', 'bayes')."""
-        return Path(_relative(self.files[self.note_files[note]], self.root)).with_suffix("").parts
+    def _decks_by_folder(self) -> dict[tuple[str, ...], set[str]]:
+        """The deck names in each file, by the file's path inside the decks folder without its suffix
+        (`('math', 'probability', 'bayes')`); one path computed per file, not per note."""
+        by_file: dict[int, set[str]] = {}
+        for file_index, deck in zip(self.note_files, self.note_decks):
+            by_file.setdefault(file_index, set()).add(deck)
+        return {Path(_relative(self.files[f], self.root)).with_suffix("").parts: names for f, names in by_file.items()}
 
     def chosen_notes(self, deck: str | None = None, tag: str | None = None) -> set[int] | None:
         """Positions of the notes in a deck (or its sub-decks) and/or with a tag; None means all."""
