@@ -1,4 +1,4 @@
-"""The catalogue of question banks: decks with card counts by difficulty, as rows or Markdown."""
+"""The catalogue of question banks: deck files with note counts by difficulty, as rows or Markdown."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def markdown(collection: decks.Decks) -> str:
     total = Counter()
     for entry in rows:
         total.update(entry.counts)
-    lines += ["| area | cards | easy | medium | hard |", "|---|---:|---:|---:|---:|"]
+    lines += ["| area | notes | easy | medium | hard |", "|---|---:|---:|---:|---:|"]
     for area, items in areas.items():
         counts = Counter()
         for item in items:
@@ -68,7 +68,7 @@ def markdown(collection: decks.Decks) -> str:
                      f"{counts['easy']} | {counts['medium']} | {counts['hard']} |")
     lines.append(f"| **total** | **{sum(total.values())}** | {total['easy']} | {total['medium']} | {total['hard']} |")
     for area, items in areas.items():
-        lines += ["", f"## {area}", "", "| deck | file | cards | easy | medium | hard |", "|---|---|---:|---:|---:|---:|"]
+        lines += ["", f"## {area}", "", "| deck | file | notes | easy | medium | hard |", "|---|---|---:|---:|---:|---:|"]
         for item in items:
             lines.append(f"| {item.deck} | [{item.path}]({item.path}) | {item.total} | {item.counts['easy']} | "
                          f"{item.counts['medium']} | {item.counts['hard']} |")

@@ -54,6 +54,41 @@ def cli() -> None:
     """
 
 
+def _console(wide: bool = True):
+    """A rich console; piped output (`wide`) is laid out without a width limit, so no name is cut."""
+    from rich.console import Console
+
+    return Console(highlight=False, width=None if sys.stdout.isatty() or not wide else 10_000)
+
+
+def _loaded_for_completion(ctx: click.Context):
+    """The decks as the command being completed would load them, or None (completion never fails)."""
+    root = ctx
+    while root.parent is not None and "decks_dir" not in root.params:
+        root = root.parent
+    try:
+        with _cache() as cache:
+            return _decks(root.params.get("decks_dir"), cache)
+    except Exception:  # noqa: BLE001 - a broken decks folder must not break the shell
+        return None
+
+
+def _complete_deck(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    loaded = _loaded_for_completion(ctx)
+    wanted = incomplete.lower()
+    return [name for name in (loaded.deck_choices() if loaded else []) if name.lower().startswith(wanted)]
+
+
+def _complete_card(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+    loaded = _loaded_for_completion(ctx)
+    return [card_id for card_id in (loaded.card_ids if loaded else []) if card_id.startswith(incomplete)]
+
+
+def _deck_option(help_text: str = "Only this deck and its sub-decks: full name, folder or unique prefixes "
+                 "('nlp::align', 'math/probability')."):
+    return click.option("--deck", help=help_text, shell_complete=_complete_deck)
+
+
 def _cache():
     """The one cache (parsed decks, card index, drawn screens, HTML); use it in a `with` block."""
     from prep import paths
@@ -133,7 +168,7 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
         card_count = sum(1 for n in found.note_files if n in chosen)
         files = sorted(files[n] for n in chosen)
     if as_json:
-        _echo_json({"files": len(files), "cards": card_count,
+        _echo_json({"files": len(files), "notes": card_count,
                     "problems": [{"path": p.path, "line": p.line, "message": p.message} for p in problems]})
         sys.exit(1 if problems else 0)
     for problem in problems:
@@ -141,13 +176,15 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
     bad_files = len({p.path for p in problems})
     if problems:
         s = "s" if len(problems) != 1 else ""
-        click.echo(f"{len(problems)} problem{s} in {bad_files} of {len(files)} files; {card_count} cards are fine.")
+        click.echo(f"{len(problems)} problem{s} in {bad_files} of {len(files)} files; "
+                   f"{card_count} note{'s are' if card_count != 1 else ' is'} fine.")
         sys.exit(1)
-    click.echo(f"{card_count} cards in {len(files)} files: no problems.")
+    click.echo(f"{card_count} note{'s' if card_count != 1 else ''} in {len(files)} file{'s' if len(files) != 1 else ''}: "
+               "no problems.")
 
 
 @cli.command()
-@click.option("--deck", help="Only this deck and its sub-decks (e.g. 'Math' or 'Math::Probability').")
+@_deck_option()
 @click.option("--tag", help="Only cards with this tag.")
 @click.option("--limit", type=click.IntRange(min=1), help="Stop after this many cards.")
 @click.option("--new", "new_per_day", type=click.IntRange(min=0), help="New cards per day (default 20).")
@@ -213,7 +250,7 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
 @cli.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="prep.apkg", show_default=True,
               help="Where to write the Anki package.")
-@click.option("--deck", help="Only this deck and its sub-decks.")
+@_deck_option()
 @click.option("--tag", help="Only cards with this tag.")
 @click.option("--with-progress", is_flag=True,
               help="Also carry prep's scheduling and review history (import in Anki with scheduling).")
@@ -243,7 +280,7 @@ def export(output: str, deck: str | None, tag: str | None, with_progress: bool, 
 
 
 @cli.command()
-@click.option("--deck", help="Only this deck and its sub-decks.")
+@_deck_option()
 @click.option("--tag", help="Only cards with this tag.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @set_option
@@ -262,55 +299,81 @@ def stats(deck: str | None, tag: str | None, as_json: bool, settings: tuple[str,
     if as_json:
         _echo_json(render.stats_json(result))
         return
-    from rich.console import Console
-
-    console = Console(highlight=False)
+    console = _console()
     for part in render.stats_view(result, config.leech_threshold):
         console.print(part)
     _warn_problems(loaded)
 
 
 @cli.command()
-@click.argument("card_ids", nargs=-1)
+@click.argument("card_ids", nargs=-1, shell_complete=_complete_card)
 @click.option("--leeches", is_flag=True, help="Suspend every card forgotten leech_threshold times or more.")
 @set_option
-def suspend(card_ids: tuple[str, ...], leeches: bool, settings: tuple[str, ...]) -> None:
-    """Keep cards out of reviews (history is kept) until 'prep unsuspend'."""
+@decks_option
+def suspend(card_ids: tuple[str, ...], leeches: bool, settings: tuple[str, ...], decks_dir: str | None) -> None:
+    """Keep cards out of reviews (history is kept) until 'prep unsuspend'.
+
+    Every ID must name a card in the decks (or one with a review history); otherwise nothing changes.
+    """
     from prep import paths
     from prep.store import Store
 
     config = _config(settings)
     with Store(paths.database_path()) as store:
+        if card_ids:
+            _check_ids(decks_dir, card_ids, set(store.states()))
         chosen = list(card_ids)
         if leeches:
             chosen += list(store.lapses(config.leech_threshold))
         if not chosen:
-            raise PrepError("name card ids to suspend, or use --leeches")
+            raise PrepError("no leeches to suspend" if leeches else "name card ids to suspend, or use --leeches")
+        already = set(store.suspended())
         count = store.suspend(chosen, clock.now(), "leech" if leeches and not card_ids else "manual")
-    click.echo(f"Suspended {count} card{'s' if count != 1 else ''}.")
+    click.echo(f"Suspended {count} card{'s' if count != 1 else ''}"
+               + (f" ({len(set(chosen) & already)} already suspended)." if set(chosen) & already else "."))
 
 
 @cli.command()
-@click.argument("card_ids", nargs=-1, required=True)
-def unsuspend(card_ids: tuple[str, ...]) -> None:
-    """Bring suspended cards back into reviews."""
+@click.argument("card_ids", nargs=-1, required=True, shell_complete=_complete_card)
+@decks_option
+def unsuspend(card_ids: tuple[str, ...], decks_dir: str | None) -> None:
+    """Bring suspended cards back into reviews (each ID must be a card in the decks or a suspended one)."""
     from prep import paths
     from prep.store import Store
 
     with Store(paths.database_path()) as store:
+        suspended = set(store.suspended())
+        _check_ids(decks_dir, card_ids, suspended)
         count = store.unsuspend(card_ids)
-    click.echo(f"Unsuspended {count} card{'s' if count != 1 else ''}.")
+    not_suspended = len(set(card_ids) - suspended)
+    click.echo(f"Unsuspended {count} card{'s' if count != 1 else ''}"
+               + (f" ({not_suspended} {'was' if not_suspended == 1 else 'were'} not suspended)." if not_suspended else "."))
+
+
+def _check_ids(decks_dir: str | None, card_ids: tuple[str, ...], known: set[str]) -> None:
+    """Refuse ids that name no card in the decks nor in `known` (the database's), naming them."""
+    from prep import finding
+
+    if not set(card_ids) - known:
+        return
+    with _cache() as cache:
+        loaded = _decks(decks_dir, cache)
+    unknown = finding.unknown_ids(loaded, list(card_ids), known)
+    if unknown:
+        raise PrepError(finding.unknown_ids_message(loaded, unknown) + "; nothing was changed")
 
 
 @cli.command()
 @click.option("--dry-run", is_flag=True, help="Report only; never save the fitted parameters.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @set_option
-def optimize(dry_run: bool, as_json: bool, settings: tuple[str, ...]) -> None:
-    """Fit FSRS parameters to your review log; save them only if they predict held-out reviews better.
+@decks_option
+def optimize(dry_run: bool, as_json: bool, settings: tuple[str, ...], decks_dir: str | None) -> None:
+    """Fit FSRS parameters to your review log; save them only if neither metric gets worse.
 
     A fifth of your cards are held out; the log loss and RMSE of the default (and current) parameters
-    and of the fitted ones are measured on those cards' reviews.
+    and of the fitted ones are measured on those cards' reviews. (--decks is accepted and not used:
+    the log holds every card.)
     """
     from prep import config as settings_file, optimize as optimizer, paths
     from prep.store import Store
@@ -324,18 +387,14 @@ def optimize(dry_run: bool, as_json: bool, settings: tuple[str, ...]) -> None:
     if as_json:
         _echo_json({"reviews": result.reviews, "train_items": result.train_items, "test_items": result.test_items,
                     "default": vars(result.default), "current": vars(result.current) if result.current else None,
-                    "fitted": vars(result.fitted), "parameters": result.parameters, "saved": saved})
+                    "fitted": vars(result.fitted), "parameters": result.parameters, "improved": result.improved,
+                    "worse": result.worse, "saved": saved})
         return
     click.echo(f"Reviews: {result.reviews}; training items: {result.train_items}; held-out items: {result.test_items}")
     rows = [("default", result.default)] + ([("current", result.current)] if result.current else [])
     for name, evaluation in rows + [("fitted", result.fitted)]:
         click.echo(f"  {name:<8} log loss {evaluation.log_loss:.4f}   RMSE {evaluation.rmse:.4f}")
-    if saved:
-        click.echo(f"Saved the fitted parameters to {paths.config_path()}.")
-    elif result.better:
-        click.echo("The fitted parameters are better (not saved: --dry-run).")
-    else:
-        click.echo("The fitted parameters are not better on held-out reviews; nothing saved.")
+    click.echo(optimizer.verdict(result, saved, dry_run, str(paths.config_path())))
 
 
 @cli.command()
@@ -343,7 +402,7 @@ def optimize(dry_run: bool, as_json: bool, settings: tuple[str, ...]) -> None:
               help="The interview date.")
 @click.option("--target", type=float, default=0.9, show_default=True,
               help="Share of cards you want to recall on the day.")
-@click.option("--deck", help="Only this deck and its sub-decks.")
+@_deck_option()
 @click.option("--tag", help="Only cards with this tag.")
 @click.option("--save", "save_plan", is_flag=True, help="Keep the plan: set the daily limits it needs.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -370,16 +429,19 @@ def plan(interview_day: str, target: float, deck: str | None, tag: str | None, s
         cards = _decks(decks_dir, cache).cards_in_scope(deck, tag)
     with Store(paths.database_path()) as store:
         result = planner.make_plan(store, cards, config, clock.now(), interview, target)
-    if save_plan:
+    saved = save_plan and result.feasible  # an unachievable plan must not become the daily limits
+    if saved:
         planner.save(result, paths.data_dir(), paths.config_path(), config)
     if as_json:
         _echo_json({"interview": result.interview.isoformat(), "days_left": result.days_left,
                     "target": result.target, "predicted_recall_now": result.predicted_now,
                     "predicted_recall_with_plan": result.predicted_with_plan, "on_track": result.on_track,
+                    "feasible": result.feasible, "peak_cards_per_day": result.peak_load,
+                    "daily_capacity": result.capacity, "days_needed": result.days_needed,
                     "new_cards": result.new_cards, "new_per_day": result.new_per_day,
                     "reviews_per_day": result.reviews_per_day, "peak_reviews_per_day": result.peak_reviews,
                     "decks": [{"deck": d.deck, "cards": d.cards, "unseen": d.unseen, "predicted_recall": d.predicted}
-                              for d in result.decks], "saved": save_plan})
+                              for d in result.decks], "saved": saved})
         return
     click.echo(f"Interview {result.interview.isoformat()}: {result.days_left} days left; target {100 * target:.0f}%.")
     click.echo(f"If you stopped now, you would recall about {100 * result.predicted_now:.0f}% of "
@@ -390,11 +452,13 @@ def plan(interview_day: str, target: float, deck: str | None, tag: str | None, s
                    f"({readiness.unseen} of {readiness.cards} unseen)")
     click.echo(f"Plan: {result.new_per_day} new cards a day ({result.new_cards} unseen), about "
                f"{result.reviews_per_day:.0f} reviews a day (peak {result.peak_reviews}).")
-    verdict = "on track" if result.on_track else "short of the target: start more new cards or extend the time"
-    click.echo(f"Following it you would recall about {100 * result.predicted_with_plan:.0f}% ({verdict}).")
-    if save_plan:
+    for line in planner.verdict(result):
+        click.echo(line)
+    if saved:
         click.echo(f"Saved: new_per_day={result.new_per_day} in {paths.config_path()}; "
                    "'prep review' shows the plan in its header.")
+    elif save_plan:
+        click.echo("Nothing saved: the plan is not achievable.")
 
 
 @cli.command("import")
@@ -441,11 +505,13 @@ def import_package(package: str, into: str | None, settings: tuple[str, ...], de
 @cli.command("sync-anki")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @set_option
-def sync_anki(source: str, settings: tuple[str, ...]) -> None:
+@decks_option
+def sync_anki(source: str, settings: tuple[str, ...], decks_dir: str | None) -> None:
     """Merge reviews done in Anki on prep's cards (a .colpkg, .apkg or collection.anki2).
 
     Cards are matched by the GUIDs prep's export gives them, reviews by their time, so syncing the
     same file twice adds nothing; the cards' states are recomputed from the merged log.
+    (--decks is accepted and not used.)
     """
     from prep import anki_import, paths, scheduler
     from prep.store import Store
@@ -471,33 +537,33 @@ def _echo_json(payload: object) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @decks_option
 def catalog(as_markdown: bool, as_json: bool, decks_dir: str | None) -> None:
-    """List the decks with their card counts by difficulty."""
+    """List the deck files with their note counts by difficulty (a note can give several cards)."""
     from prep import catalog as catalogue
 
     with _cache() as cache:
         collection = _decks(decks_dir, cache)
         collection.notes  # read every text while the cache is open
     if as_json:
-        _echo_json([{"deck": e.deck, "file": e.path, "cards": e.total,
+        _echo_json([{"deck": e.deck, "file": e.path, "notes": e.total,
                      **{level: e.counts[level] for level in catalogue.DIFFICULTIES}}
                     for e in catalogue.entries(collection)])
         return
     if as_markdown:
         click.echo(sanitize.text(catalogue.markdown(collection)), nl=False)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=f"Question banks in {sanitize.markup(collection.root)}", title_justify="left")
-    for column in ("Deck", "File", "Cards", "Easy", "Medium", "Hard"):
-        table.add_column(column, justify="left" if column in ("Deck", "File") else "right")
+    for column in ("Deck", "File", "Notes", "Easy", "Medium", "Hard"):
+        wrap = {"justify": "left", "overflow": "fold"} if column in ("Deck", "File") else {"justify": "right"}
+        table.add_column(column, **wrap)
     rows = catalogue.entries(collection)
     for entry in rows:
         table.add_row(sanitize.markup(entry.deck), sanitize.markup(entry.path), str(entry.total),
                       str(entry.counts["easy"]), str(entry.counts["medium"]), str(entry.counts["hard"]))
     table.add_row("Total", "", str(sum(e.total for e in rows)), *(str(sum(e.counts[d] for e in rows))
                   for d in catalogue.DIFFICULTIES), style="bold")
-    Console(highlight=False).print(table)
+    _console().print(table)
     _warn_problems(collection)
 
 
@@ -505,11 +571,13 @@ def catalog(as_markdown: bool, as_json: bool, decks_dir: str | None) -> None:
 @click.option("--no-repair", is_flag=True, help="Only report; change nothing.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @set_option
-def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...]) -> None:
+@decks_option
+def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...], decks_dir: str | None) -> None:
     """Check the review database and repair card states from the review log.
 
     Runs SQLite's integrity check, checks the schema version, replays every card's log through
-    FSRS, and compares the results with the stored states. Also takes the day's backup.
+    FSRS, and compares the results with the stored states. Also takes the day's backup, except with
+    --no-repair, which writes nothing. (--decks is accepted and not used.)
     """
     from prep import backup, doctor as checker, paths, scheduler
     from prep.store import Store
@@ -521,7 +589,8 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...]) -> None:
         return
     with Store(database) as store:
         report = checker.examine(store, scheduler.make(config), repair=not no_repair)
-    made = backup.daily_backup(database, clock.review_day(clock.now(), config.day_starts_at), config.backups_to_keep)
+    made = None if no_repair else backup.daily_backup(
+        database, clock.review_day(clock.now(), config.day_starts_at), config.backups_to_keep)
     failed = report.integrity != ["ok"] or bool(report.broken_chain) or (
         no_repair and bool(report.state_mismatch or report.missing_state))
     if as_json:
@@ -569,6 +638,126 @@ def show_config(settings: tuple[str, ...], decks_dir: str | None) -> None:
     import yaml
 
     click.echo(yaml.safe_dump(config.as_dict(current), sort_keys=False).rstrip())
+
+
+@cli.command()
+@click.argument("folder", default="decks", type=click.Path(), metavar="[DIR]")
+@decks_option
+def init(folder: str, decks_dir: str | None) -> None:
+    """Copy the bundled decks into DIR (default ./decks) to edit them; later commands use that copy.
+
+    A DIR other than ./decks is saved as decks_folder in the config file. DIR must be new or empty.
+    (--decks is accepted and not used: the copy is always of the bundled decks.)
+    """
+    from prep import owndecks, paths
+
+    copied = owndecks.init(Path(folder), paths.config_path())
+    click.echo(f"Copied the bundled decks ({copied.files} files) into {copied.target}.")
+    if copied.remembered:
+        click.echo(f"Saved decks_folder: {copied.target.resolve()} in {paths.config_path()}; "
+                   "every command uses it unless --decks or PREP_DECKS says otherwise.")
+    else:
+        click.echo("Commands run in this folder use it; edit the files, then run 'prep check'.")
+
+
+@cli.command("decks")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@decks_option
+def list_decks(as_json: bool, decks_dir: str | None) -> None:
+    """The deck tree with the cards in each deck and its sub-decks (what --deck accepts)."""
+    from prep import finding
+
+    with _cache() as cache:
+        loaded = _decks(decks_dir, cache)
+    rows = finding.deck_tree(loaded)
+    if as_json:
+        _echo_json([vars(row) for row in rows])
+        return
+    width = max((2 * row.depth + len(row.deck.split("::")[-1]) for row in rows), default=4)
+    for row in rows:
+        label = "  " * row.depth + row.deck.split("::")[-1]
+        click.echo(f"{label:<{width}}  {row.total:>6}")
+    click.echo(f"{'Total':<{width}}  {len(loaded.card_ids):>6} cards")
+    _warn_problems(loaded)
+
+
+@cli.command()
+@click.argument("card_id", shell_complete=_complete_card)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@decks_option
+def show(card_id: str, as_json: bool, decks_dir: str | None) -> None:
+    """One card as the drill shows it, where it is written, and its schedule and review history.
+
+    CARD_ID is a card id (`prob-variance/c1`) or a note id (every card of that note is shown).
+    """
+    from prep import finding, paths, render
+    from prep.store import Store
+
+    with _cache() as cache:
+        loaded = _decks(decks_dir, cache)
+        found = finding.cards_for(loaded, card_id)
+    with Store(paths.database_path()) as store:
+        shown = [finding.details_of(card, store) for card in found]
+    if as_json:
+        _echo_json([finding.details_json(item) for item in shown])
+        return
+    console = _console(wide=False)
+    for item in shown:
+        for line in finding.details_lines(item, paths.display_path(item.card.note.path)):
+            click.echo(sanitize.visible(line))
+        front, back = render.card_sides(item.card)
+        console.rule("question", style="dim")
+        console.print(render.markdown(front))
+        console.rule("answer", style="dim")
+        console.print(render.markdown(back))
+        console.rule(style="dim")
+        for line in finding.history_lines(item):
+            click.echo(sanitize.visible(line))
+
+
+@cli.command()
+@click.argument("text")
+@_deck_option()
+@click.option("--tag", help="Only cards with this tag.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@decks_option
+def search(text: str, deck: str | None, tag: str | None, as_json: bool, decks_dir: str | None) -> None:
+    """Notes whose question, answer, cloze, extra or tags contain TEXT (ignoring case)."""
+    from prep import finding
+
+    with _cache() as cache:
+        loaded = _decks(decks_dir, cache)
+        found = finding.search(loaded, text, deck, tag)
+    if as_json:
+        _echo_json([{"id": f.note.id, "cards": f.card_ids, "deck": f.note.deck, "question": f.first_line,
+                     "file": str(f.note.path), "line": f.note.line} for f in found])
+        return
+    for item in found:
+        click.echo(sanitize.visible(f"{item.note.id}  {item.note.deck}  {_one_line(item.first_line)}"))
+    click.echo(sanitize.visible(f"{len(found)} note{' matches' if len(found) == 1 else 's match'} '{text}'."),
+               err=not found)
+    if not found:
+        sys.exit(1)
+
+
+def _one_line(text: str, most: int = 100) -> str:
+    text = sanitize.text(text).replace("\n", " ")
+    return text if len(text) <= most else text[: most - 1] + "…"
+
+
+@cli.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@decks_option
+def completion(shell: str, decks_dir: str | None) -> None:
+    """Print the shell completion script, e.g. eval "$(prep completion bash)" in ~/.bashrc.
+
+    Completes commands, options, deck names after --deck and card ids after show/suspend/unsuspend
+    (from the decks the completed command would use; --decks here is accepted and not used).
+    """
+    from click.shell_completion import get_completion_class
+
+    script = get_completion_class(shell)(cli, {}, "prep", "_PREP_COMPLETE")  # type: ignore[misc]
+    click.echo(script.source())
 
 
 def main() -> None:

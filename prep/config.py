@@ -28,6 +28,7 @@ class Config:
     leech_threshold: int = 8  # lapses after which a card is flagged as a leech
     backups_to_keep: int = 7  # daily copies of the review database
     parameters: list[float] | None = None  # fitted FSRS parameters; None means the defaults
+    decks_folder: str | None = None  # set by 'prep init DIR'; --decks and PREP_DECKS come first
 
     def steps(self, which: str) -> tuple[timedelta, ...]:
         return tuple(parse_duration(step) for step in getattr(self, which))

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prep import __version__, formats
 from prep.cache import Cache, note_from_row, note_row
+from prep.errors import PrepError
 from prep.model import Card, Note, Problem
 from prep.paths import display_path
 
@@ -68,12 +70,67 @@ class Decks:
         return sorted(problems, key=lambda p: (p.path, p.line))
 
     # -- selecting -------------------------------------------------------------------------
+    def resolve_deck(self, text: str) -> list[str]:
+        """The deck names `--deck text` means: a deck and its sub-decks, named in full (`Math::Probability`),
+        by folder (`math/probability`) or by a unique prefix of each level (`nlp::align`), ignoring case.
+
+        Raises UnknownDeck (with close names) when nothing matches or a level's prefix is ambiguous.
+        """
+        wanted = [key for key in (_level_key(part) for part in re.split(r"::|/", text)) if key]
+        if not wanted:
+            raise UnknownDeck(f"--deck needs a deck name, got '{text}'")
+        names = sorted(set(self.note_decks))
+        by_folder = self._decks_by_folder()
+        trees = [_tree((tuple(name.split("::")), name) for name in names),
+                 _tree((parts, deck) for parts, decks in by_folder.items() for deck in decks)]
+        exact: set[str] = set()
+        by_prefix: list[set[str]] = []
+        ambiguous: list[str] = []
+        for tree in trees:
+            found, is_exact, clash = _walk(tree, wanted)
+            if found is not None:
+                (exact.update(found) if is_exact else by_prefix.append(found))
+            ambiguous += clash
+        if exact:
+            return sorted(exact)
+        if by_prefix and all(found == by_prefix[0] for found in by_prefix):
+            return sorted(by_prefix[0])
+        if by_prefix or ambiguous:
+            shown = sorted(set(ambiguous) | {top_deck(found) for found in by_prefix})
+            raise UnknownDeck(f"--deck '{text}' is ambiguous: it could be {_listing(shown)}; type more of the name")
+        raise UnknownDeck(f"no deck matches --deck '{text}'" + did_you_mean(text, self.deck_choices()) +
+                          "; 'prep decks' lists them")
+
+    def deck_choices(self) -> list[str]:
+        """Every deck name and every folder path, as a user may type them after --deck."""
+        names = set()
+        for name in set(self.note_decks):
+            levels = name.split("::")
+            names.update("::".join(levels[: depth + 1]) for depth in range(len(levels)))
+        for parts in self._decks_by_folder():
+            names.update("/".join(parts[: depth + 1]) for depth in range(len(parts)))
+        return sorted(names, key=lambda name: (name.lower(), name))
+
+    def _decks_by_folder(self) -> dict[tuple[str, ...], set[str]]:
+        """The deck names in each file, by the file's path inside the decks folder without its suffix
+        (`('math', 'probability', 'bayes')`); one path computed per file, not per note."""
+        by_file: dict[int, set[str]] = {}
+        for file_index, deck in zip(self.note_files, self.note_decks):
+            by_file.setdefault(file_index, set()).add(deck)
+        return {Path(_relative(self.files[f], self.root)).with_suffix("").parts: names for f, names in by_file.items()}
+
     def chosen_notes(self, deck: str | None = None, tag: str | None = None) -> set[int] | None:
         """Positions of the notes in a deck (or its sub-decks) and/or with a tag; None means all."""
         if not deck and not tag:
             return None
+        decks = set(self.resolve_deck(deck)) if deck else None
         return {i for i, (name, tags) in enumerate(zip(self.note_decks, self.note_tags))
-                if (not deck or deck_matches(name, deck)) and (not tag or tag in tags)}
+                if (decks is None or name in decks) and (not tag or tag in tags)}
+
+    def notes_in_scope(self, deck: str | None = None, tag: str | None = None) -> list[Note]:
+        """Every valid note in a deck (or its sub-decks) and/or with a tag, with its text, in deck order."""
+        decks = set(self.resolve_deck(deck)) if deck else None
+        return [note for note in self.notes if (decks is None or note.deck in decks) and (not tag or tag in note.tags)]
 
     def ids(self, deck: str | None = None, tag: str | None = None) -> list[str]:
         """The ids of every card in scope, in deck order."""
@@ -178,20 +235,73 @@ def cards_of(note: Note) -> list[Card]:
     return cards
 
 
-def select(notes: list[Note], deck: str | None = None, tag: str | None = None) -> list[Note]:
-    """Notes in a deck or its sub-decks (case-insensitive) and/or carrying a tag."""
-    chosen = notes
-    if deck:
-        chosen = [n for n in chosen if deck_matches(n.deck, deck)]
-    if tag:
-        chosen = [n for n in chosen if tag in n.tags]
-    return chosen
-
-
 def deck_matches(name: str, wanted: str) -> bool:
     """Whether deck `name` is `wanted` or one of its sub-decks, ignoring case."""
     name, wanted = name.lower(), wanted.lower()
     return name == wanted or name.startswith(wanted + "::")
+
+
+class UnknownDeck(PrepError):
+    """`--deck` names no deck, or could mean several."""
+
+
+def _level_key(part: str) -> str:
+    """One level of a deck name or folder path as compared: lower case, `-`, `_` and spaces alike."""
+    return " ".join(re.split(r"[-_\s]+", part.strip().lower())).strip()
+
+
+def _tree(paths) -> dict:
+    """A nested dict of level keys; each node's "" entry holds the deck names at or below it."""
+    root: dict = {"": set()}
+    for parts, name in paths:
+        node = root
+        node[""].add(name)
+        for part in parts:
+            node = node.setdefault(_level_key(part), {"": set()})
+            node[""].add(name)
+    return root
+
+
+def _walk(tree: dict, wanted: list[str]) -> tuple[set[str] | None, bool, list[str]]:
+    """Follow `wanted` down the tree: (deck names found or None, every level exact, names it could be)."""
+    node, exact = tree, True
+    for part in wanted:
+        if part in node and part:
+            node = node[part]
+            continue
+        starting = [key for key in node if key and key.startswith(part)]
+        if len(starting) != 1:
+            return None, False, sorted(top_deck(node[key][""]) for key in starting)
+        node, exact = node[starting[0]], False
+    return node[""], exact, []
+
+
+def top_deck(names: set[str]) -> str:
+    """The common deck above a set of deck names (what a user would type to get all of them)."""
+    split = [name.split("::") for name in names]
+    common = []
+    for levels in zip(*split):
+        if len({level.lower() for level in levels}) != 1:
+            break
+        common.append(levels[0])
+    return "::".join(common) or sorted(names)[0]
+
+
+def did_you_mean(text: str, choices: list[str], count: int = 5) -> str:
+    """` (did you mean 'a', 'b'?)` with the closest choices (difflib), or ''."""
+    import difflib
+
+    lowered: dict[str, str] = {}
+    for choice in choices:  # the first spelling of each (a deck name before its folder form)
+        lowered.setdefault(choice.lower(), choice)
+    close = difflib.get_close_matches(text.lower(), list(lowered), n=count, cutoff=0.5)
+    close += [c for c in lowered if text.lower() in c and c not in close][: max(0, count - len(close))]
+    return f" (did you mean {_listing([lowered[c] for c in close])}?)" if close else ""
+
+
+def _listing(names: list[str]) -> str:
+    quoted = [f"'{name}'" for name in names[:8]]
+    return ", ".join(quoted) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
 
 
 def find_deck_files(root: Path) -> list[Path]:

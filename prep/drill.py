@@ -172,6 +172,10 @@ def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]
     """Open the card's file in $EDITOR at its line, then reload the card."""
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     path = card.note.path
+    from prep import paths
+
+    if paths.is_installed_deck_file(path):  # an upgrade would overwrite the edit
+        return card, "These are the bundled decks; run 'prep init' to get an editable copy."
     mode = KeyboardMode(sys.stdin.fileno()) if sys.stdin.isatty() else None
     try:
         if mode:

@@ -463,7 +463,7 @@ def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | No
     """
     import genanki
 
-    notes = decks.select(collection.notes, deck, tag)
+    notes = collection.notes_in_scope(deck, tag)
     models = _models()
     media = MediaSet(collection.root)
     groups: dict[str, tuple] = {}

@@ -35,8 +35,39 @@ class Result:
         return self.current or self.default
 
     @property
+    def improved(self) -> list[str]:
+        """The metrics on which the fitted parameters beat the ones in use."""
+        return [name for name, fitted, baseline in self._pairs() if fitted < baseline]
+
+    @property
+    def worse(self) -> list[str]:
+        """The metrics on which the fitted parameters do worse than the ones in use."""
+        return [name for name, fitted, baseline in self._pairs() if fitted > baseline]
+
+    @property
     def better(self) -> bool:
-        return self.fitted.log_loss < self.baseline.log_loss
+        """Better on at least one metric and worse on none: only then are they worth saving."""
+        return bool(self.improved) and not self.worse
+
+    def _pairs(self) -> list[tuple[str, float, float]]:
+        return [("log loss", self.fitted.log_loss, self.baseline.log_loss),
+                ("RMSE", self.fitted.rmse, self.baseline.rmse)]
+
+
+def verdict(result: Result, saved: bool, dry_run: bool, config_path: str) -> str:
+    """One sentence on what the fit did to each metric and whether the parameters were saved."""
+    against = "current" if result.current else "default"
+    better = " and ".join(result.improved)
+    if saved:
+        return f"The fitted parameters have a lower {better} than the {against} ones; saved to {config_path}."
+    if result.better:
+        return f"The fitted parameters have a lower {better} than the {against} ones (not saved: --dry-run)."
+    if result.worse and result.improved:
+        return (f"The fitted parameters have a lower {better} but a higher {' and '.join(result.worse)} than the "
+                f"{against} ones; nothing saved.")
+    if result.worse:
+        return f"The fitted parameters have a higher {' and '.join(result.worse)} than the {against} ones; nothing saved."
+    return f"The fitted parameters predict held-out reviews no better than the {against} ones; nothing saved."
 
 
 def histories(store: Store, day_starts_at: int) -> dict[str, list[tuple[int, int]]]:

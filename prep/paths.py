@@ -43,22 +43,44 @@ def config_path() -> Path:
 
 def bundled_decks() -> Path:
     """The question banks shipped with prep (inside the wheel, or beside the source tree)."""
-    here = Path(__file__).resolve().parent
-    installed = here / "decks"
-    return installed if installed.is_dir() else here.parent / "decks"
+    return installed_decks() or Path(__file__).resolve().parent.parent / "decks"
+
+
+def installed_decks() -> Path | None:
+    """The bundled decks inside the installed package (not editable: an upgrade replaces them), if any."""
+    installed = Path(__file__).resolve().parent / "decks"
+    return installed if installed.is_dir() else None
+
+
+def is_installed_deck_file(path: Path) -> bool:
+    """Whether a deck file belongs to the installed bundled decks (edit a copy: 'prep init')."""
+    installed = installed_decks()
+    return installed is not None and Path(path).resolve().is_relative_to(installed)
 
 
 def resolve_decks(option: str | None) -> Path:
-    """`--decks`/`PREP_DECKS`, else `./decks`, else the bundled decks."""
+    """`--decks`/`PREP_DECKS`, else the `decks_folder` saved by `prep init`, else `./decks`, else the
+    bundled decks."""
     if option:
-        path = Path(option).expanduser()
-        if not path.exists():
-            raise ConfigError(f"decks folder '{option}' does not exist")
-        return path
+        return _decks_folder(Path(option).expanduser(), f"decks folder '{option}'")
+    from prep import config
+
+    saved = config.load(config_path()).decks_folder
+    if saved:
+        return _decks_folder(Path(saved).expanduser(), f"the decks folder '{saved}' set in {config_path()}")
     local = Path("decks")
     if local.is_dir():
         return local
     return bundled_decks()
+
+
+def _decks_folder(path: Path, named: str) -> Path:
+    if not path.exists():
+        raise ConfigError(f"{named} does not exist")
+    if not path.is_dir():
+        raise ConfigError(f"{named} is a file, not a folder: --decks takes the folder that holds the deck files "
+                          "(to validate one file, run 'prep check FILE')")
+    return path
 
 
 def display_path(path: Path) -> str:

@@ -12,6 +12,11 @@ from prep.config import Config
 from prep.errors import PrepError
 from prep.store import Store
 
+# Cards a person can work through in a day (new cards shown plus reviews): about two hours at
+# 15-20 s a card. A plan whose busiest day needs more is not a plan, whatever FSRS predicts.
+DAILY_CAPACITY = 400
+
+
 @dataclass
 class DeckReadiness:
     deck: str
@@ -36,10 +41,32 @@ class Plan:
     reviews_per_day: float = 0.0  # average over the days left
     peak_reviews: int = 0
     predicted_with_plan: float = 0.0  # following the plan and recalling each review
+    peak_load: int = 0  # new cards shown plus reviews on the busiest day
+    capacity: int = DAILY_CAPACITY
+
+    @property
+    def feasible(self) -> bool:
+        """Whether the busiest day of the plan fits in a day's work."""
+        return self.peak_load <= self.capacity
 
     @property
     def on_track(self) -> bool:
-        return self.predicted_with_plan >= self.target
+        return self.feasible and self.predicted_with_plan >= self.target
+
+    @property
+    def days_needed(self) -> int:
+        """About how many days the same cards need so that no day exceeds the capacity (the busiest
+        day's load shrinks about in proportion to the days the new cards are spread over)."""
+        spread = max(1, self.days_left - min(7, self.days_left // 4))
+        needed = math.ceil(spread * self.peak_load / self.capacity) if self.peak_load > self.capacity else spread
+        return needed + min(7, needed // 3)  # the last days, as make_plan keeps them, for reviews only
+
+    @property
+    def cards_that_fit(self) -> int:
+        """About how many of the unseen cards the days left can take within the capacity."""
+        if self.feasible or not self.peak_load:
+            return self.new_cards
+        return max(0, math.floor(self.new_cards * self.capacity / self.peak_load))
 
 
 def make_plan(store: Store, cards: list[tuple[str, str]], config: Config, now: datetime, interview: date,
@@ -82,15 +109,16 @@ def make_plan(store: Store, cards: list[tuple[str, str]], config: Config, now: d
     simulation = Config(**{**vars(config), "desired_retention": max(config.desired_retention, target),
                            "enable_fuzzing": False})
     scheduler = sched.make(simulation)
-    per_day = [0] * days_left
+    per_day = [0] * days_left  # reviews per review day
+    shown = [0] * days_left  # new cards shown per review day
     recall_sum = 0.0
     order = {card_id: index for index, card_id in enumerate(unseen)}
     for card_id, _ in cards:
         state = states.get(card_id)
         if state is None:
-            index = order[card_id]
-            start = starts[min(spread - 1, index // max(1, plan.new_per_day))] + timedelta(hours=1)
-            state, first = None, start
+            day = min(spread - 1, order[card_id] // max(1, plan.new_per_day))
+            shown[day] += 1
+            state, first = None, starts[day] + timedelta(hours=1)
         else:
             first = max(state.due, now)
         when = first
@@ -103,8 +131,25 @@ def make_plan(store: Store, cards: list[tuple[str, str]], config: Config, now: d
         recall_sum += scheduler.get_card_retrievability(state, moment) if state is not None else 0.0
     plan.reviews_per_day = sum(per_day) / days_left
     plan.peak_reviews = max(per_day) if per_day else 0
+    plan.peak_load = max((r + n for r, n in zip(per_day, shown)), default=0)
     plan.predicted_with_plan = recall_sum / total if total else 0.0
     return plan
+
+
+def verdict(plan: Plan) -> list[str]:
+    """What following the plan gives, and, when no one could follow it, what it would take."""
+    recall = f"{100 * plan.predicted_with_plan:.0f}%"
+    target = f"{100 * plan.target:.0f}%"
+    if not plan.feasible:
+        days = f"{plan.days_left} day{'s' if plan.days_left != 1 else ''}"
+        return [f"Not achievable: {plan.new_cards:,} new cards in {days} means about {plan.peak_load:,} cards "
+                f"(new and reviews) on the busiest day; about {plan.capacity:,} a day is what a person gets through.",
+                f"To reach {target} you would need about {plan.days_needed} days, or to narrow the plan with "
+                f"--deck/--tag to about {plan.cards_that_fit:,} new cards."]
+    if plan.on_track:
+        return [f"Following it you would recall about {recall} (on track)."]
+    return [f"Following it you would recall about {recall} (short of the {target} target: start more new cards "
+            "or extend the time)."]
 
 
 def plan_path(data_dir: Path) -> Path:

@@ -189,7 +189,9 @@ def stats_view(stats, leech_threshold: int) -> list:
                                if depth else "")
     table = Table(title=title, title_justify="left")
     for column in ("Deck", "New", "Learning", "Review", "Suspended", "Due today", "Retention 30d", "Avg stability"):
-        table.add_column(column, justify="left" if column == "Deck" else "right")
+        # a deck name wraps rather than being cut short with an ellipsis
+        table.add_column(column, justify="left", overflow="fold") if column == "Deck" else table.add_column(
+            column, justify="right")
     for row in rows + [stats.total]:
         stability = "-" if row.average_stability is None else f"{row.average_stability:.1f}d"
         table.add_row(sanitize.markup(row.deck), str(row.new), str(row.learning), str(row.review), str(row.suspended),
@@ -211,7 +213,7 @@ def stats_view(stats, leech_threshold: int) -> list:
     if stats.leeches:
         leeches = Table(title=f"Leeches (forgotten {leech_threshold}+ times)", title_justify="left")
         for column in ("Card", "Deck", "Lapses", "Suspended"):
-            leeches.add_column(column)
+            leeches.add_column(column, overflow="fold")
         for leech in stats.leeches[:20]:
             leeches.add_row(sanitize.markup(leech.card_id), sanitize.markup(leech.deck), str(leech.lapses),
                             "yes" if leech.suspended else "no")

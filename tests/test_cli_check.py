@@ -17,7 +17,7 @@ def run(*args: str):
 def test_clean_decks_pass(decks_dir: Path) -> None:
     result = run("check")
     assert result.exit_code == 0
-    assert result.output == "6 cards in 2 files: no problems.\n"
+    assert result.output == "6 notes in 2 files: no problems.\n"
 
 
 def test_problems_are_listed_then_summarised_with_exit_1(decks_dir: Path) -> None:
@@ -27,15 +27,15 @@ def test_problems_are_listed_then_summarised_with_exit_1(decks_dir: Path) -> Non
     assert result.output == (
         "decks/bad.yaml:3: unknown field 'qestion' (did you mean 'q'?); allowed: id, q, a, cloze, extra, tags, reverse\n"
         "decks/bad.yaml:5: missing or empty answer (a)\n"
-        "2 problems in 1 of 3 files; 6 cards are fine.\n"
+        "2 problems in 1 of 3 files; 6 notes are fine.\n"
     )
 
 
 def test_check_one_path_and_decks_option(tmp_path: Path) -> None:
     other = tmp_path / "elsewhere"
     write(other / "one.md", "<!-- id: x -->\nQ: Why?\nA: Because.\n")
-    assert run("check", "--decks", str(other)).output == "1 cards in 1 files: no problems.\n"
-    assert run("check", str(other / "one.md")).output == "1 cards in 1 files: no problems.\n"
+    assert run("check", "--decks", str(other)).output == "1 note in 1 file: no problems.\n"
+    assert run("check", str(other / "one.md")).output == "1 note in 1 file: no problems.\n"
 
 
 def test_missing_decks_folder_is_a_clear_error() -> None:
@@ -64,7 +64,7 @@ def test_fix_adds_ids_and_changes_nothing_else(tmp_path: Path, decks_dir: Path) 
     write(decks_dir / "kern.md", md_text)
     result = run("check", "--fix")
     assert result.exit_code == 0, result.output
-    assert result.output.splitlines()[-1] == "12 cards in 4 files: no problems."
+    assert result.output.splitlines()[-1] == "12 notes in 4 files: no problems."
     fixed_yaml = (decks_dir / "svm.yaml").read_text()
     assert fixed_yaml == (
         "# keep this comment\n"
@@ -86,7 +86,7 @@ def test_fix_adds_ids_and_changes_nothing_else(tmp_path: Path, decks_dir: Path) 
         "<!-- id: second-question, tags: [easy] -->\nQ: Second question?\nA: Yes.\n"
     )
     again = run("check", "--fix")  # idempotent: nothing more to add
-    assert again.output == "12 cards in 4 files: no problems.\n"
+    assert again.output == "12 notes in 4 files: no problems.\n"
 
 
 def test_check_json(decks_dir: Path) -> None:
@@ -95,7 +95,7 @@ def test_check_json(decks_dir: Path) -> None:
     write(decks_dir / "bad.yaml", "cards:\n  - id: a\n    q: Q\n")
     result = CliRunner().invoke(cli, ["check", "--json"])
     assert result.exit_code == 1
-    assert json.loads(result.output) == {"files": 3, "cards": 6, "problems": [
+    assert json.loads(result.output) == {"files": 3, "notes": 6, "problems": [
         {"path": "decks/bad.yaml", "line": 2, "message": "missing or empty answer (a)"}]}
 
 
@@ -103,7 +103,7 @@ def test_catalog_json(decks_dir: Path) -> None:
     import json
 
     data = json.loads(run("catalog", "--json").output)
-    assert data[0] == {"deck": "Math::Probability", "file": "math/probability.yaml", "cards": 3,
+    assert data[0] == {"deck": "Math::Probability", "file": "math/probability.yaml", "notes": 3,
                        "easy": 1, "medium": 1, "hard": 0}
 
 
@@ -122,5 +122,5 @@ def test_math_commands_anki_would_run_are_problems_at_their_line(decks_dir: Path
     assert result.output == (
         "decks/evil.md:2: math command \\href is not allowed (Anki would run it)\n"
         "decks/evil.md:9: math command \\style is not allowed (Anki would run it)\n"
-        "2 problems in 1 of 3 files; 6 cards are fine.\n"
+        "2 problems in 1 of 3 files; 6 notes are fine.\n"
     )

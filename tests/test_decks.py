@@ -332,3 +332,36 @@ def test_texts_come_from_the_snapshot_until_the_file_changes(tmp_path: Path, mon
     with closing(sqlite3.connect(cache / "cache.db")) as db, db:
         db.execute("UPDATE files SET data = ?", (b"\x00" * 64,))  # damaged texts: parsed instead
     assert cards(root, cache) == expected
+
+
+def deck_tree_like_the_shipped_one(root: Path) -> decks.Decks:
+    """Deck names from folders and one `deck:` that differs from its file name, as in decks/."""
+    card = "cards:\n  - {{id: {0}, q: '{0}?', a: 'A.'}}\n"
+    for path in ("math/probability/bayes.yaml", "math/statistics/p-values.yaml", "nlp-llm/alignment-rlhf-dpo.yaml",
+                 "cs/python-gotchas.yaml", "cs/data-structures.yaml", "cs/dynamic-programming.yaml"):
+        write(root / path, card.format(path.replace("/", "-").split(".")[0]))
+    write(root / "cs" / "numpy-pandas.yaml", "deck: CS::NumPy and Pandas\n" + card.format("np"))
+    return decks.load(root)
+
+
+def test_deck_by_full_name_folder_or_unique_prefixes(tmp_path: Path) -> None:
+    found = deck_tree_like_the_shipped_one(tmp_path / "decks")
+    assert found.resolve_deck("Math::Probability") == ["Math::Probability::Bayes"]
+    assert found.resolve_deck("math/probability") == ["Math::Probability::Bayes"]
+    assert found.resolve_deck("MATH") == ["Math::Probability::Bayes", "Math::Statistics::P Values"]
+    assert found.resolve_deck("nlp-llm/alignment") == ["NLP LLM::Alignment RLHF DPO"]
+    assert found.resolve_deck("nlp::align") == ["NLP LLM::Alignment RLHF DPO"]
+    assert found.resolve_deck("cs::py") == ["CS::Python Gotchas"]
+    assert found.resolve_deck("cs/numpy") == found.resolve_deck("cs::numpy and") == ["CS::NumPy and Pandas"]
+    assert found.ids("cs::py") == ["cs-python-gotchas"]
+    assert [note.id for note in found.notes_in_scope("nlp")] == ["nlp-llm-alignment-rlhf-dpo"]
+
+
+def test_unknown_or_ambiguous_deck_is_an_error_naming_close_decks(tmp_path: Path) -> None:
+    found = deck_tree_like_the_shipped_one(tmp_path / "decks")
+    with pytest.raises(decks.UnknownDeck, match="ambiguous.*'CS::Data Structures', 'CS::Dynamic Programming'"):
+        found.resolve_deck("cs::d")
+    with pytest.raises(decks.UnknownDeck, match="no deck matches --deck 'mathh' \\(did you mean 'Math'"):
+        found.resolve_deck("mathh")
+    with pytest.raises(decks.UnknownDeck, match="no deck matches --deck 'cs::zzz'"):
+        found.cards_in_scope("cs::zzz")

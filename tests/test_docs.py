@@ -24,3 +24,12 @@ def test_every_command_has_help_and_is_in_the_readme() -> None:
     for name, command in cli.commands.items():
         assert command.help, name
         assert f"prep {name}" in readme, name
+
+
+def test_every_command_takes_decks_as_the_readme_says() -> None:
+    from click.testing import CliRunner
+
+    assert "Every command takes `--decks DIR`" in (TOP / "README.md").read_text()
+    for name, command in cli.commands.items():
+        assert "decks_dir" in [param.name for param in command.params], name
+        assert "--decks DIR" in CliRunner().invoke(cli, [name, "--help"]).output, name

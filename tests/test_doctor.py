@@ -114,3 +114,23 @@ def test_a_repair_never_undoes_a_rating_made_while_doctor_ran(isolated: Path) ->
     # every state now equals its latest logged review (the rating from the damaged state shows as a
     # broken chain for 'a', which is the damage's doing, not the repair's)
     assert "state differs from its last logged review" not in doctor("--no-repair").output
+
+
+def test_no_repair_writes_nothing(isolated: Path) -> None:
+    db_path = paths.database_path()
+    history(db_path)
+    db = sqlite3.connect(db_path)
+    db.execute("UPDATE cards SET stability = 999 WHERE id = 'a'")
+    db.commit()
+    db.close()
+
+    def files() -> dict[str, bytes]:
+        return {p.relative_to(isolated).as_posix(): p.read_bytes() for p in isolated.rglob("*") if p.is_file()}
+
+    before = files()
+    for args in (["--no-repair"], ["--no-repair", "--json"], ["--no-repair", "--decks", "anywhere"]):
+        result = doctor(*args)
+        assert result.exit_code == 1 and "Backup written" not in result.output, args
+        assert files() == before, args
+    assert not (isolated / "backups").exists()
+    assert "Backup written" in doctor().output  # a repair takes the day's backup, as before

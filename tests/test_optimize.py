@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from prep import paths
+from prep import optimize, paths
 from prep.cli import cli
 from prep.store import Store
 from tests.synthetic import TRUE_PARAMETERS, synthetic_reviews
@@ -45,3 +45,32 @@ def test_too_few_reviews_is_refused(isolated: Path) -> None:
     assert result.exit_code == 1
     assert "optimizing needs at least 400 reviews; the log has" in result.output
     assert not paths.config_path().exists()
+
+
+def result_with(fitted: tuple[float, float], default: tuple[float, float] = (0.40, 0.05)) -> optimize.Result:
+    return optimize.Result(1000, 500, 100, optimize.Evaluation(*default), None, optimize.Evaluation(*fitted), [0.5] * 21)
+
+
+def test_saved_only_when_neither_metric_gets_worse() -> None:
+    both = result_with((0.35, 0.04))
+    assert both.better and both.improved == ["log loss", "RMSE"] and both.worse == []
+    rmse_worse = result_with((0.35, 0.06))
+    assert not rmse_worse.better and rmse_worse.improved == ["log loss"] and rmse_worse.worse == ["RMSE"]
+    assert optimize.verdict(rmse_worse, False, False, "c.yaml") == (
+        "The fitted parameters have a lower log loss but a higher RMSE than the default ones; nothing saved.")
+    one_better = result_with((0.40, 0.04))
+    assert one_better.better and optimize.verdict(one_better, True, False, "c.yaml") == (
+        "The fitted parameters have a lower RMSE than the default ones; saved to c.yaml.")
+    assert not result_with((0.40, 0.05)).better
+
+
+def test_a_worse_rmse_is_reported_and_nothing_is_saved(isolated: Path, monkeypatch) -> None:
+    monkeypatch.setattr(optimize, "optimize", lambda *args: result_with((0.35, 0.06)))
+    result = CliRunner().invoke(cli, ["optimize", "--decks", "anything"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "  default  log loss 0.4000   RMSE 0.0500" in result.output
+    assert "  fitted   log loss 0.3500   RMSE 0.0600" in result.output
+    assert "a higher RMSE than the default ones; nothing saved." in result.output and "better" not in result.output
+    assert not paths.config_path().exists()
+    data = json.loads(CliRunner().invoke(cli, ["optimize", "--json"], catch_exceptions=False).output)
+    assert data["saved"] is False and data["improved"] == ["log loss"] and data["worse"] == ["RMSE"]

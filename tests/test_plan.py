@@ -48,10 +48,7 @@ def build(db_path: Path) -> None:
 
 
 def run_plan(*extra: str) -> dict:
-    result = CliRunner().invoke(cli, ["plan", "--interview", "2026-03-20", "--json", *extra],
-                                env={"PREP_NOW": NOW.isoformat()}, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return json.loads(result.output)
+    return run_plan_on("2026-03-20", *extra)
 
 
 def test_readiness_matches_fsrs_retrievability(decks_dir: Path, isolated: Path) -> None:
@@ -93,3 +90,32 @@ def test_past_interview_date_is_refused(decks_dir: Path) -> None:
     assert result.output == "Error: the interview date 2020-01-01 must be after today\n"
     bad = CliRunner().invoke(cli, ["plan", "--interview", "next week"])
     assert bad.exit_code == 2 and "use YYYY-MM-DD" in bad.output
+
+
+def test_a_plan_no_one_can_follow_is_not_on_track_and_says_what_it_takes(decks_dir: Path, isolated: Path,
+                                                                         tmp_path: Path) -> None:
+    many = "cards:\n" + "".join(f"  - {{id: n{i}, q: 'Question {i}?', a: 'Answer {i}.'}}\n" for i in range(600))
+    (decks_dir / "many.yaml").write_text(many)
+    data = run_plan_on("2026-03-03", "--save")  # tomorrow: 608 new cards in one day
+    assert data["feasible"] is False and data["on_track"] is False and data["saved"] is False
+    assert data["peak_cards_per_day"] > data["daily_capacity"] == 400
+    assert data["predicted_recall_with_plan"] >= 0.9  # FSRS alone would call it on track
+    assert data["days_needed"] > 1
+    assert not paths.config_path().exists()
+    text = CliRunner().invoke(cli, ["plan", "--interview", "2026-03-03", "--save"], env={"PREP_NOW": NOW.isoformat()},
+                              catch_exceptions=False).output
+    assert "on track" not in text
+    assert (f"Not achievable: 608 new cards in 1 day means about {data['peak_cards_per_day']:,} cards (new and "
+            "reviews) on the busiest day") in text
+    assert (f"To reach 90% you would need about {data['days_needed']} days, or to narrow the plan with --deck/--tag "
+            "to about") in text
+    assert "Nothing saved: the plan is not achievable." in text
+    roomy = run_plan_on("2026-04-30")  # two months: the same cards fit
+    assert roomy["feasible"] is True and roomy["on_track"] is True and roomy["peak_cards_per_day"] <= 400
+
+
+def run_plan_on(day: str, *extra: str) -> dict:
+    result = CliRunner().invoke(cli, ["plan", "--interview", day, "--json", *extra],
+                                env={"PREP_NOW": NOW.isoformat()}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)

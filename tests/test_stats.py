@@ -102,3 +102,36 @@ def test_streak_longer_than_the_calendar(decks_dir: Path, isolated: Path) -> Non
     data = stats_json()
     assert data["streak"] == 400
     assert all(day["reviews"] == 1 for day in data["calendar"])
+
+
+LONG = "Interview Preparation Deck::A Rather Long Sub Deck Name::With A Third Level That Overflows"
+
+
+def test_piped_tables_show_whole_deck_names_on_one_line(decks_dir: Path, isolated: Path) -> None:
+    (decks_dir / "long.yaml").write_text(f"deck: {LONG}\ncards:\n  - {{id: long-1, q: 'Long?', a: 'Yes.'}}\n")
+    for command in (["stats"], ["catalog"]):
+        result = CliRunner().invoke(cli, command, env={"PREP_NOW": NOW.isoformat(), "COLUMNS": "80"},
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        assert any(LONG in line for line in result.output.splitlines()), command  # not cut, not wrapped
+        assert "…" not in result.output, command
+        assert "Suspended" in result.output or command == ["catalog"]  # headers whole too
+
+
+def test_a_narrow_terminal_wraps_deck_names_instead_of_cutting_them(decks_dir: Path, isolated: Path) -> None:
+    import os
+    import re
+    import sys
+
+    import pexpect
+
+    (decks_dir / "long.yaml").write_text(f"deck: {LONG}\ncards:\n  - {{id: long-1, q: 'Long?', a: 'Yes.'}}\n")
+    env = dict(os.environ, PREP_NOW=NOW.isoformat(), TERM="xterm", TZ="UTC")
+    env.pop("COLUMNS", None)
+    child = pexpect.spawn(sys.executable, ["-m", "prep", "stats"], cwd=str(decks_dir.parent), env=env,
+                          encoding="utf-8", dimensions=(60, 70), timeout=30)
+    child.expect(pexpect.EOF)
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", child.before)
+    deck_cells = [line.split("│")[1].strip() for line in plain.splitlines() if line.startswith("│")]
+    assert LONG.replace(" ", "") in "".join(deck_cells).replace(" ", "")  # every character, over several lines
+    assert max(len(line) for line in plain.splitlines()) <= 70

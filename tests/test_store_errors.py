@@ -82,17 +82,17 @@ def test_full_disk_says_so_and_keeps_the_data(isolated: Path) -> None:
     with tmpfs(isolated, "512k"):
         history(paths.database_path())
         fill(isolated)
-        assert_explained(prep("suspend", "new"), "disk full")
+        assert_explained(prep("suspend", "prob-bayes-rare-disease-test"), "disk full")
         (isolated / "filler").unlink()
-        assert prep("suspend", "new").exit_code == 0
-        assert suspended(paths.database_path()) == ["kept", "new"]
+        assert prep("suspend", "prob-bayes-rare-disease-test").exit_code == 0
+        assert suspended(paths.database_path()) == ["kept", "prob-bayes-rare-disease-test"]
 
 
 def test_read_only_folder_says_so(isolated: Path) -> None:
     with tmpfs(isolated, "4m"):
         history(paths.database_path())
         remount_read_only(isolated)
-        result = prep("suspend", "new")
+        result = prep("suspend", "prob-bayes-rare-disease-test")
         assert_explained(result, "read-only")
         assert f"its folder {isolated} is read-only" in result.output
 
@@ -103,7 +103,7 @@ def test_read_only_database_file_says_so(isolated: Path) -> None:
     if subprocess.run(["chattr", "+i", str(db_path)], capture_output=True).returncode != 0:
         pytest.skip("chattr +i is not available here")
     try:
-        result = prep("suspend", "new")
+        result = prep("suspend", "prob-bayes-rare-disease-test")
     finally:
         subprocess.run(["chattr", "-i", str(db_path)], check=True)
     assert_explained(result, "read-only")
@@ -122,10 +122,10 @@ def test_lock_held_by_another_process_says_so(isolated: Path, monkeypatch: pytes
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline() == "locked\n"
-        assert_explained(prep("suspend", "new"), "another prep is using the review database")
+        assert_explained(prep("suspend", "prob-bayes-rare-disease-test"), "another prep is using the review database")
     finally:
         holder.communicate("")
-    assert prep("suspend", "new").exit_code == 0  # the lock gone, the same command works
+    assert prep("suspend", "prob-bayes-rare-disease-test").exit_code == 0  # the lock gone, the same command works
 
 
 def test_wal_deleted_under_a_running_prep_is_not_called_damage(isolated: Path) -> None:
@@ -155,7 +155,7 @@ def test_damaged_database_alone_gets_restore_commands(isolated: Path, damage: st
 def test_prep_home_that_is_a_file_says_so(isolated: Path) -> None:
     isolated.parent.mkdir(parents=True, exist_ok=True)
     isolated.write_text("not a folder")
-    assert_explained(prep("suspend", "new"), f"PREP_HOME={isolated} is a file, not a folder")
+    assert_explained(prep("suspend", "prob-bayes-rare-disease-test"), f"PREP_HOME={isolated} is a file, not a folder")
 
 
 # -- the store: the same causes as StoreError.cause ----------------------------------------------
