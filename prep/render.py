@@ -25,17 +25,29 @@ def clean(text: str) -> str:
     return CONTROL.sub("", text)
 
 
-def card_sides(card: Card) -> tuple[str, str]:
-    """(front, back) Markdown of a card; math still as LaTeX."""
+def card_sides(card: Card, with_points: bool = True) -> tuple[str, str]:
+    """(front, back) Markdown of a card; math still as LaTeX. The back ends with the card's key points."""
     note = card.note
     number = card.cloze_number
+    checklist = "\n\n" + points_checklist(note.points) if with_points and note.points else ""
     if number is not None:
         front = cloze.render(note.cloze, number, reveal=False, mark=("**[", "]**"))
         back = cloze.render(note.cloze, number, reveal=True, mark=("**", "**"))
-        return front, back + (f"\n\n{note.extra}" if note.extra else "")
+        return front, back + (f"\n\n{note.extra}" if note.extra else "") + checklist
     if card.variant == "rev":
         return note.a, note.q
-    return note.q, note.a
+    return note.q, note.a + checklist
+
+
+def points_checklist(points: list[str], ticked: set[int] | None = None) -> str:
+    """Markdown for a card's key points: `☐ point` lines, numbered (for ticking) when `ticked` is given."""
+    lines = ["**Key points**", ""]
+    for number, point in enumerate(points, start=1):
+        if ticked is None:
+            lines.append(f"- ☐ {point}")
+        else:
+            lines.append(f"- {number}. {'☑' if number in ticked else '☐'} {point}")
+    return "\n".join(lines)
 
 
 def terminal_markdown(source: str) -> str:
