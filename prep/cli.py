@@ -149,28 +149,65 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
 @click.option("--new", "new_per_day", type=click.IntRange(min=0), help="New cards per day (default 20).")
 @click.option("--reviews", "reviews_per_day", type=click.IntRange(min=0), help="Reviews per day (default 200).")
 @click.option("--retention", type=click.FloatRange(0.7, 0.99), help="Desired retention (default 0.9).")
+@click.option("--ahead", type=click.IntRange(min=1), metavar="DAYS",
+              help="Review early: the cards due within DAYS days, soonest first (no daily limits).")
 @set_option
 @decks_option
 def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: int | None,
-           reviews_per_day: int | None, retention: float | None, settings: tuple[str, ...],
+           reviews_per_day: int | None, retention: float | None, ahead: int | None, settings: tuple[str, ...],
            decks_dir: str | None) -> None:
     """Drill the cards due today in the terminal.
 
     Space/enter shows the answer; 1-4 rate it Again/Hard/Good/Easy (each rating is saved at once);
     u undoes the last rating, e edits the card in $EDITOR, s skips it until tomorrow, q quits.
     """
-    from prep import drill, paths, render
-    from prep.review import Session
-    from prep.store import Store
-
-    if not drill.is_terminal():
-        raise PrepError("prep review needs an interactive terminal (stdin/stdout are not a TTY). "
-                        "Run it in a terminal; use 'prep stats' in scripts.")
     config = _config(settings)
     for name, value in (("new_per_day", new_per_day), ("reviews_per_day", reviews_per_day),
                         ("desired_retention", retention)):
         if value is not None:
             setattr(config, name, value)
+    queue = None
+    if ahead is not None:
+        from prep import cram
+
+        def queue(store, card_ids):
+            return cram.ahead_ids(store, card_ids, clock.now(), ahead, config.day_starts_at)
+    _drill(config, deck, tag, limit, decks_dir, queue, "ahead" if ahead else "review")
+
+
+@cli.command()
+@click.option("--deck", help="Only this deck and its sub-decks.")
+@click.option("--tag", help="Only cards with this tag.")
+@click.option("--weak", type=click.IntRange(min=1), metavar="N",
+              help="Only the N weakest reviewed cards: lowest recall now first, then most lapses.")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many cards.")
+@set_option
+@decks_option
+def cram(deck: str | None, tag: str | None, weak: int | None, limit: int | None, settings: tuple[str, ...],
+         decks_dir: str | None) -> None:
+    """Drill chosen cards now, due or not (the keys are those of 'prep review').
+
+    Each rating is an honest review at the real time, so FSRS schedules the cards correctly after.
+    """
+    from prep import cram as crammer, scheduler
+
+    config = _config(settings)
+
+    def queue(store, card_ids):
+        return crammer.cram_ids(store, card_ids, scheduler.make(config), clock.now(), weak)
+    _drill(config, deck, tag, limit, decks_dir, queue, "cram")
+
+
+def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_dir: str | None,
+           queue=None, mode: str = "review") -> None:
+    """Run a drill over the cards in scope: the day's queue, or the cards `queue(store, ids)` picks."""
+    from prep import drill, paths, plan as planner, render
+    from prep.review import Session
+    from prep.store import Store
+
+    if not drill.is_terminal():
+        raise PrepError(f"prep {'cram' if mode == 'cram' else 'review'} needs an interactive terminal (stdin/stdout "
+                        "are not a TTY). Run it in a terminal; use 'prep stats' in scripts.")
     with _cache() as cache:
         loaded = _decks(decks_dir, cache)
         _warn_problems(loaded)
@@ -178,10 +215,12 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
         if not card_ids:
             raise PrepError(f"no cards match{' --deck ' + deck if deck else ''}{' --tag ' + tag if tag else ''}")
         with Store(paths.database_path()) as store:
-            session = Session(store, card_ids, loaded.card, config, clock.now, limit)
-            from prep import plan as planner
-
-            session.plan = planner.load_saved(paths.data_dir())
+            chosen = queue(store, card_ids) if queue is not None else None
+            session = Session(store, card_ids, loaded.card, config, clock.now, limit,
+                              plan=planner.load_saved(paths.data_dir()), queue=chosen, mode=mode)
+            if session.next_card() is None and mode == "cram":
+                click.echo("No cards to cram." + ("" if chosen else " (--weak picks only cards reviewed before.)"))
+                return
             if session.next_card() is None:
                 nxt = session.next_due()
                 click.echo("Nothing due right now." + (f" Next card due {render.when(nxt, clock.now())}." if nxt else ""))

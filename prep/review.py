@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable
 
-from prep import scheduler as sched
+from prep import deadline, scheduler as sched
 from prep.clock import day_bounds, review_day
 from prep.config import Config
 from prep.model import Card
@@ -45,6 +45,10 @@ class Session:
     correct: int = 0
     history: list[Rated] = field(default_factory=list)
     plan: dict | None = None  # a saved interview plan: {"interview": date, "target": float}
+    # An explicit queue (cram, review ahead, mock): these cards in this order, due or not, past the
+    # daily limits; `mode` is logged with each rating. Scheduling is the same: FSRS sees the real time.
+    queue: list[str] | None = None
+    mode: str = "review"
 
     def __post_init__(self) -> None:
         now = self.clock()
@@ -79,6 +83,12 @@ class Session:
                     self.due_reviews.append(card_id)
                     due_ms[card_id] = due
         self.due_reviews.sort(key=due_ms.__getitem__)
+        if self.queue is not None:
+            self.due_reviews = [c for c in dict.fromkeys(self.queue) if c not in skipped]
+            self.new, self.learning = [], set()
+            self.reviews_left, self.new_left = len(self.due_reviews), 0
+        elif deadline.interview_moment(self.plan, now) is not None:
+            self.due_reviews = deadline.order(self.scheduler, self.due_reviews, self.states.__getitem__, self.plan, now)
         self.skipped_now: set[str] = set()
         self.front: list[str] = []  # cards put back by undo, shown next
 
@@ -150,15 +160,24 @@ class Session:
         return [card for card in cards if card is not None]
 
     def preview(self, card: Card) -> dict[int, timedelta]:
-        return sched.preview(self.scheduler, self.states.get(card.id), card.id, self.clock())
+        now = self.clock()
+        if deadline.interview_moment(self.plan, now) is None:
+            return sched.preview(self.scheduler, self.states.get(card.id), card.id, now)
+        state = self.states.get(card.id)
+        return {rating: self.schedule(card.id, rating, state, now).due - now for rating in sched.RATINGS}
+
+    def schedule(self, card_id: str, rating: int, state: fsrs.Card | None, when: datetime) -> fsrs.Card:
+        """The state after a rating: FSRS's, with its due brought before a saved interview when needed."""
+        after = sched.review(self.scheduler, state, card_id, rating, when)
+        return deadline.cap(self.scheduler, after, self.plan, when)
 
     # -- actions ----------------------------------------------------------------
     def rate(self, card: Card, rating: int, duration_ms: int | None = None) -> fsrs.Card:
         """Schedule, then commit the rating to the store before returning."""
         now = self.clock()
         review_id, before, after = self.store.apply(
-            card.id, rating, now, duration_ms,
-            lambda current, at: sched.review(self.scheduler, current, card.id, rating, at))
+            card.id, rating, now, duration_ms, lambda current, at: self.schedule(card.id, rating, current, at),
+            self.mode)
         was_new = before is None
         was_review = before is not None and before.state == REVIEW_STATE
         self.history.append(Rated(review_id, card, rating, was_new, was_review))
