@@ -244,6 +244,63 @@ def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_d
 
 
 @cli.command()
+@click.option("--questions", type=click.IntRange(1, 50), help="How many questions (default 5).")
+@click.option("--minutes", type=click.IntRange(1, 240), help="Fill this many minutes instead (each part's usual "
+              "answer length: breadth 3, math 4, design 10, behavioural 4); the mock stops when they are up.")
+@click.option("--part", "parts", multiple=True, type=click.Choice(["breadth", "math", "design", "behavioural"]),
+              help="A part of the interview loop; repeat for several (default: all four).")
+@click.option("--deck", help="Only questions from this deck and its sub-decks.")
+@click.option("--tag", help="Only questions with this tag.")
+@click.option("--history", "show_history", is_flag=True, help="List past mocks: score per part, time per question.")
+@set_option
+@decks_option
+def mock(questions: int | None, minutes: int | None, parts: tuple[str, ...], deck: str | None, tag: str | None,
+         show_history: bool, settings: tuple[str, ...], decks_dir: str | None) -> None:
+    """A timed mock interview over your weakest material, scored on each card's key points.
+
+    Answer each question aloud (space) or type it in $EDITOR (e); the model answer and its points
+    follow; tick the points you made (1-9), enter, then accept the proposed rating (enter) or pick
+    one (1-4). Every answer is logged as a review at the real time, and the mock is saved.
+    """
+    from prep import drill, mock as mocks, mock_drill, paths, plan as planner, scheduler
+    from prep.review import Session
+    from prep.store import Store
+
+    if show_history:
+        with Store(paths.database_path()) as store:
+            for line in mock_drill.history_lines(mocks.history(store)):
+                click.echo(line)
+        return
+    if questions is not None and minutes is not None:
+        raise PrepError("give --questions or --minutes, not both")
+    if not drill.is_terminal():
+        raise PrepError("prep mock needs an interactive terminal (stdin/stdout are not a TTY).")
+    config = _config(settings)
+    chosen_parts = list(dict.fromkeys(parts)) or list(mocks.PARTS)
+    now = clock.now()
+    with _cache() as cache:
+        loaded = _decks(decks_dir, cache)
+        _warn_problems(loaded)
+        with Store(paths.database_path()) as store:
+            drawn = mocks.draw(loaded, store, scheduler.make(config), now, chosen_parts,
+                               mocks.question_count(chosen_parts, questions, minutes), deck, tag, seed=now.isoformat())
+            ids = [q.card.id for q in drawn]
+            session = Session(store, ids, loaded.card, config, clock.now, plan=planner.load_saved(paths.data_dir()),
+                              queue=ids, mode="mock")
+            mock_id = mocks.start(store, now, chosen_parts)
+            from rich.console import Console
+
+            console = Console(highlight=False)
+            with drill.KeyboardMode(sys.stdin.fileno()) as mode:
+                answers = mock_drill.run(mock_drill.Run(session, drawn, mock_id, console,
+                                                        mock_drill.TimedKeys(sys.stdin.fileno()), mode, minutes))
+            record = mocks.Mock(mock_id, now, chosen_parts, answers)
+            console.print()
+            for line in mock_drill.summary_lines(answers, mocks.report(store, record), record):
+                console.print(line, markup=False, highlight=False)
+
+
+@cli.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default="prep.apkg", show_default=True,
               help="Where to write the Anki package.")
 @click.option("--deck", help="Only this deck and its sub-decks.")

@@ -39,14 +39,18 @@ def card_sides(card: Card, with_points: bool = True) -> tuple[str, str]:
     return note.q, note.a + checklist
 
 
+POINT_KEYS = "123456789abc"  # the key that ticks each point (a card has at most 12)
+
+
 def points_checklist(points: list[str], ticked: set[int] | None = None) -> str:
-    """Markdown for a card's key points: `☐ point` lines, numbered (for ticking) when `ticked` is given."""
+    """Markdown for a card's key points: `☐ point` lines, with the key that ticks each when `ticked`
+    (0-based positions of the points ticked) is given."""
     lines = ["**Key points**", ""]
-    for number, point in enumerate(points, start=1):
+    for index, point in enumerate(points):
         if ticked is None:
             lines.append(f"- ☐ {point}")
         else:
-            lines.append(f"- {number}. {'☑' if number in ticked else '☐'} {point}")
+            lines.append(f"- ({POINT_KEYS[index]}) {'☑' if index in ticked else '☐'} {point}")
     return "\n".join(lines)
 
 

@@ -105,7 +105,7 @@ def test_answer_view_ends_with_a_checklist(tmp_path: Path) -> None:
     assert back.endswith("**Key points**\n\n- ☐ acts as an ensemble\n- ☐ scaled at train time (inverted dropout)")
     assert render.card_sides(cards[1])[1].endswith("- ☐ bias correction")
     assert "Key points" not in render.card_sides(cards[0], with_points=False)[1]
-    assert render.points_checklist(["a", "b"], {2}) == "**Key points**\n\n- 1. ☐ a\n- 2. ☑ b"
+    assert render.points_checklist(["a", "b"], {1}) == "**Key points**\n\n- (1) ☐ a\n- (2) ☑ b"
 
 
 def test_export_puts_points_in_the_answer(tmp_path: Path) -> None:
@@ -127,3 +127,23 @@ def test_export_puts_points_in_the_answer(tmp_path: Path) -> None:
         (tmp_path / "col").write_bytes(package.read("collection.anki2"))
     fields = [row[0] for row in sqlite3.connect(tmp_path / "col").execute("SELECT flds FROM notes")]
     assert any("<li>acts as an ensemble</li>" in f for f in fields)
+
+
+def test_prep_review_shows_the_points_under_the_answer(decks_dir: Path, isolated: Path) -> None:
+    import pexpect
+
+    from tests.test_drill import screen, spawn
+
+    for path in decks_dir.rglob("*.*"):
+        if path.suffix in (".yaml", ".md"):
+            path.unlink()
+    write(decks_dir / "b.md", MARKDOWN)
+    child = spawn(decks_dir, isolated)
+    text = screen(child, "show answer")
+    assert "What does dropout do?" in text and "acts as an ensemble" not in text
+    child.send(" ")
+    text = screen(child, "1-4: rate")
+    assert "Randomly zeroes activations while training." in text
+    assert "Key points" in text and "☐ acts as an ensemble" in text and "☐ scaled at train time" in text
+    child.send("q")
+    child.expect(pexpect.EOF)
