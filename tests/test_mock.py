@@ -205,3 +205,37 @@ def test_mock_skip_quit_and_no_terminal(tmp_path: Path, isolated: Path) -> None:
     assert result.output == "No mock interviews yet: run 'prep mock'.\n"
     result = CliRunner().invoke(cli, ["mock", "--questions", "2", "--minutes", "3"], catch_exceptions=False)
     assert "give --questions or --minutes, not both" in result.output
+
+
+def test_minutes_end_the_mock_and_seconds_come_from_the_clock(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from prep import mock_drill
+    from prep.review import Session
+
+    loaded = decks.load(make_decks(tmp_path / "decks"))
+    config = Config(enable_fuzzing=False)
+    import io
+
+    clock_now = [0.0]
+    presses = iter([None, None, " ", "4", " ", "4", " ", "4"])
+
+    def keys(timeout: float | None) -> str | None:
+        clock_now[0] += 60  # every key press, or timer tick, comes a minute later
+        return next(presses)
+
+    with Store(tmp_path / "p.db") as store:
+        questions = mock.draw(loaded, store, scheduler.make(config), NOW, ["breadth"], 3, seed="m")
+        assert all(not q.card.note.points for q in questions)  # rated directly, no ticking
+        ids = [q.card.id for q in questions]
+        session = Session(store, ids, loaded.card, config, lambda: NOW, queue=ids, mode="mock")
+        run = mock_drill.Run(session, questions, mock.start(store, NOW, ["breadth"]), Console(file=io.StringIO()),
+                             keys, minutes=5, monotonic=lambda: clock_now[0])
+        answers = mock_drill.run(run)
+        assert len(answers) == 2  # the third question would start past the 5 minutes
+        assert [a.seconds for a in answers] == [180.0, 60.0]  # two timer ticks, then the answer
+        assert [a.rating for a in answers] == [4, 4]
+        assert store.db.execute("SELECT seconds, rating FROM mock_answers ORDER BY position").fetchall() == [
+            (180.0, 4), (60.0, 4)]
+        assert store.db.execute("SELECT duration_ms, mode FROM reviews ORDER BY id").fetchall() == [
+            (180000, "mock"), (60000, "mock")]
