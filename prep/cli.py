@@ -190,28 +190,65 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
 @click.option("--new", "new_per_day", type=click.IntRange(min=0), help="New cards per day (default 20).")
 @click.option("--reviews", "reviews_per_day", type=click.IntRange(min=0), help="Reviews per day (default 200).")
 @click.option("--retention", type=click.FloatRange(0.7, 0.99), help="Desired retention (default 0.9).")
+@click.option("--ahead", type=click.IntRange(min=1), metavar="DAYS",
+              help="Review early: the cards due within DAYS days, soonest first (no daily limits).")
 @set_option
 @decks_option
 def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: int | None,
-           reviews_per_day: int | None, retention: float | None, settings: tuple[str, ...],
+           reviews_per_day: int | None, retention: float | None, ahead: int | None, settings: tuple[str, ...],
            decks_dir: str | None) -> None:
     """Drill the cards due today in the terminal.
 
     Space/enter shows the answer; 1-4 rate it Again/Hard/Good/Easy (each rating is saved at once);
     u undoes the last rating, e edits the card in $EDITOR, s skips it until tomorrow, q quits.
     """
-    from prep import drill, paths, render
-    from prep.review import Session
-    from prep.store import Store
-
-    if not drill.is_terminal():
-        raise PrepError("prep review needs an interactive terminal (stdin/stdout are not a TTY). "
-                        "Run it in a terminal; use 'prep stats' in scripts.")
     config = _config(settings)
     for name, value in (("new_per_day", new_per_day), ("reviews_per_day", reviews_per_day),
                         ("desired_retention", retention)):
         if value is not None:
             setattr(config, name, value)
+    queue = None
+    if ahead is not None:
+        from prep import cram
+
+        def queue(store, card_ids):
+            return cram.ahead_ids(store, card_ids, clock.now(), ahead, config.day_starts_at)
+    _drill(config, deck, tag, limit, decks_dir, queue, "ahead" if ahead else "review")
+
+
+@cli.command()
+@click.option("--deck", help="Only this deck and its sub-decks.")
+@click.option("--tag", help="Only cards with this tag.")
+@click.option("--weak", type=click.IntRange(min=1), metavar="N",
+              help="Only the N weakest reviewed cards: lowest recall now first, then most lapses.")
+@click.option("--limit", type=click.IntRange(min=1), help="Stop after this many cards.")
+@set_option
+@decks_option
+def cram(deck: str | None, tag: str | None, weak: int | None, limit: int | None, settings: tuple[str, ...],
+         decks_dir: str | None) -> None:
+    """Drill chosen cards now, due or not (the keys are those of 'prep review').
+
+    Each rating is an honest review at the real time, so FSRS schedules the cards correctly after.
+    """
+    from prep import cram as crammer, scheduler
+
+    config = _config(settings)
+
+    def queue(store, card_ids):
+        return crammer.cram_ids(store, card_ids, scheduler.make(config), clock.now(), weak)
+    _drill(config, deck, tag, limit, decks_dir, queue, "cram")
+
+
+def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_dir: str | None,
+           queue=None, mode: str = "review") -> None:
+    """Run a drill over the cards in scope: the day's queue, or the cards `queue(store, ids)` picks."""
+    from prep import drill, paths, plan as planner, render
+    from prep.review import Session
+    from prep.store import Store
+
+    if not drill.is_terminal():
+        raise PrepError(f"prep {'cram' if mode == 'cram' else 'review'} needs an interactive terminal (stdin/stdout "
+                        "are not a TTY). Run it in a terminal; use 'prep stats' in scripts.")
     with _cache() as cache:
         loaded = _decks(decks_dir, cache)
         _warn_problems(loaded)
@@ -219,10 +256,12 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
         if not card_ids:
             raise PrepError(f"no cards match{' --deck ' + deck if deck else ''}{' --tag ' + tag if tag else ''}")
         with Store(paths.database_path()) as store:
-            session = Session(store, card_ids, loaded.card, config, clock.now, limit)
-            from prep import plan as planner
-
-            session.plan = planner.load_saved(paths.data_dir())
+            chosen = queue(store, card_ids) if queue is not None else None
+            session = Session(store, card_ids, loaded.card, config, clock.now, limit,
+                              plan=planner.load_saved(paths.data_dir()), queue=chosen, mode=mode)
+            if session.next_card() is None and mode == "cram":
+                click.echo("No cards to cram." + ("" if chosen else " (--weak picks only cards reviewed before.)"))
+                return
             if session.next_card() is None:
                 nxt = session.next_due()
                 click.echo("Nothing due right now." + (f" Next card due {render.when(nxt, clock.now())}." if nxt else ""))
@@ -245,6 +284,63 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
                 cache.prune()
             except KeyboardInterrupt:  # only speed next time is lost
                 pass
+
+
+@cli.command()
+@click.option("--questions", type=click.IntRange(1, 50), help="How many questions (default 5).")
+@click.option("--minutes", type=click.IntRange(1, 240), help="Fill this many minutes instead (each part's usual "
+              "answer length: breadth 3, math 4, design 10, behavioural 4); the mock stops when they are up.")
+@click.option("--part", "parts", multiple=True, type=click.Choice(["breadth", "math", "design", "behavioural"]),
+              help="A part of the interview loop; repeat for several (default: all four).")
+@click.option("--deck", help="Only questions from this deck and its sub-decks.")
+@click.option("--tag", help="Only questions with this tag.")
+@click.option("--history", "show_history", is_flag=True, help="List past mocks: score per part, time per question.")
+@set_option
+@decks_option
+def mock(questions: int | None, minutes: int | None, parts: tuple[str, ...], deck: str | None, tag: str | None,
+         show_history: bool, settings: tuple[str, ...], decks_dir: str | None) -> None:
+    """A timed mock interview over your weakest material, scored on each card's key points.
+
+    Answer each question aloud (space) or type it in $EDITOR (e); the model answer and its points
+    follow; tick the points you made (1-9), enter, then accept the proposed rating (enter) or pick
+    one (1-4). Every answer is logged as a review at the real time, and the mock is saved.
+    """
+    from prep import drill, mock as mocks, mock_drill, paths, plan as planner, scheduler
+    from prep.review import Session
+    from prep.store import Store
+
+    if show_history:
+        with Store(paths.database_path()) as store:
+            for line in mock_drill.history_lines(mocks.history(store)):
+                click.echo(sanitize.visible(line))
+        return
+    if questions is not None and minutes is not None:
+        raise PrepError("give --questions or --minutes, not both")
+    if not drill.is_terminal():
+        raise PrepError("prep mock needs an interactive terminal (stdin/stdout are not a TTY).")
+    config = _config(settings)
+    chosen_parts = list(dict.fromkeys(parts)) or list(mocks.PARTS)
+    now = clock.now()
+    with _cache() as cache:
+        loaded = _decks(decks_dir, cache)
+        _warn_problems(loaded)
+        with Store(paths.database_path()) as store:
+            drawn = mocks.draw(loaded, store, scheduler.make(config), now, chosen_parts,
+                               mocks.question_count(chosen_parts, questions, minutes), deck, tag, seed=now.isoformat())
+            ids = [q.card.id for q in drawn]
+            session = Session(store, ids, loaded.card, config, clock.now, plan=planner.load_saved(paths.data_dir()),
+                              queue=ids, mode="mock")
+            mock_id = mocks.start(store, now, chosen_parts)
+            from rich.console import Console
+
+            console = Console(highlight=False)
+            with drill.KeyboardMode(sys.stdin.fileno()) as mode:
+                answers = mock_drill.run(mock_drill.Run(session, drawn, mock_id, console,
+                                                        mock_drill.TimedKeys(sys.stdin.fileno()), mode, minutes))
+            record = mocks.Mock(mock_id, now, chosen_parts, answers)
+            console.print()
+            for line in mock_drill.summary_lines(answers, mocks.report(store, record), record):
+                console.print(sanitize.visible(line), markup=False, highlight=False)
 
 
 @cli.command()

@@ -145,7 +145,7 @@ class HtmlFields:
             return
         wanted: dict[bytes, str] = {}
         for note in notes:
-            for source in (note.q, note.a, note.cloze, note.extra):
+            for source in answer_sources(note):
                 if source and "<img" not in source and "![" not in source:
                     wanted[self.key(source)] = source
         self.entries = self.cache.html(list(wanted))
@@ -437,6 +437,16 @@ def _package_class():
     return Package
 
 
+def answer_sources(note: Note) -> list[str]:
+    """A note's Anki fields as Markdown; its key points end the answer (or the extra) as a list."""
+    if not note.points:
+        return [note.cloze, note.extra] if note.cloze else [note.q, note.a]
+    points = "**Key points**\n\n" + "\n".join(f"- {point}" for point in note.points)
+    if note.cloze:
+        return [note.cloze, f"{note.extra}\n\n{points}" if note.extra else points]
+    return [note.q, f"{note.a}\n\n{points}"]
+
+
 def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | None = None):
     import genanki
 
@@ -444,7 +454,7 @@ def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | No
     from prep.anki_import import PREP_GUID, source_comment
 
     tags = [tag.replace(" ", "_") for tag in note.tags]
-    sources = [note.cloze, note.extra] if note.cloze else [note.q, note.a]
+    sources = answer_sources(note)
     fields = []
     for source in sources:
         rendered = (cache.render(source, note.path, media) if cache else to_html(source, note.path, media)) if source else ""

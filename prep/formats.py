@@ -15,20 +15,24 @@ from prep.paths import display_path
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 TAG_PATTERN = re.compile(r"^[^\s\"]+$")
-CARD_FIELDS = ("id", "q", "a", "cloze", "extra", "tags", "reverse")
+CARD_FIELDS = ("id", "q", "a", "cloze", "extra", "tags", "reverse", "points")
 FILE_FIELDS = ("deck", "tags", "cards")
 FRONT_MATTER_FIELDS = ("deck", "tags")
 META_FIELDS = ("id", "tags", "reverse")
 # Names people reach for; used only to suggest the right field in a message.
 FIELD_SYNONYMS = {"question": "q", "answer": "a", "front": "q", "back": "a", "text": "cloze",
-                  "tag": "tags", "reversed": "reverse", "two_way": "reverse", "name": "deck"}
+                  "tag": "tags", "reversed": "reverse", "two_way": "reverse", "name": "deck",
+                  "rubric": "points", "key_points": "points"}
 ACRONYMS = {"ml", "nlp", "llm", "llms", "rl", "cs", "sql", "svm", "pca", "gpu", "cnn", "rnn", "ai",
             "ab", "api", "mlops", "cv", "em", "gmm", "knn", "sgd", "lora", "rag", "dpo", "rlhf"}
 
 IMAGE_MARKDOWN = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
 IMAGE_HTML = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 META_COMMENT = re.compile(r"^<!--\s*([A-Za-z_][\w-]*\s*:.*?)\s*-->\s*$")
-FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra):(?: |$)")
+FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra|Points):(?: |$)")
+POINT_LINE = re.compile(r"^- (.*)$")
+MAX_POINTS = 12  # a rubric an interviewer can hold in mind; more is an answer, not a checklist
+MAX_POINT_LENGTH = 200
 FENCE_OPEN = mathtext.FENCE_OPEN
 
 # TeX commands a math span may use. Anki's MathJax runs every command it knows, after nh3 has cleaned
@@ -229,6 +233,8 @@ class Parser:
             self.check_math(segments, field_line)
             if names_images:
                 self.check_images(segments, field_line)
+        if note.points:
+            self.check_points(note.points, line_of.get("points", card_line), line_of)
         if len(self.problems) == before:
             self.notes.append(note)
 
@@ -238,6 +244,34 @@ class Parser:
             if found:
                 line = field_line + segment.line + segment.body.count("\n", 0, found.start())
                 self.problem(line, f"math command \\{found.group(1)} is not allowed (Anki would run it)")
+
+    def check_points(self, points: list[str], field_line: int, line_of: dict[str, int]) -> None:
+        """A rubric is a short list of non-empty one-line strings (`line_of["point<N>"]`: each one's line)."""
+        if len(points) > MAX_POINTS:
+            self.problem(field_line, f"{len(points)} points: at most {MAX_POINTS} (keep the ones an answer must make)")
+        for number, point in enumerate(points):
+            line = line_of.get(f"point{number}", field_line)
+            if not point.strip():
+                self.problem(line, "empty point: each point is a short line of text")
+            elif "\n" in point.strip():
+                self.problem(line, "a point is one line of text")
+            elif len(point) >= MAX_POINT_LENGTH:
+                self.problem(line, f"point is {len(point)} characters long: keep each under {MAX_POINT_LENGTH}")
+            elif "$" in point:
+                try:
+                    mathtext.split(point)
+                except mathtext.MathError as error:
+                    self.problem(line, error.message)
+
+    def yaml_points(self, value: yamlnodes.Value, line: int, line_of: dict[str, int]) -> list[str]:
+        if value.kind == "scalar" and value.data is None:
+            return []
+        if value.kind != "seq" or any(item.kind != "scalar" for item in value.data):
+            self.problem(line, "points must be a list of short one-line texts, e.g. [names the bias, gives an example]")
+            return []
+        for number, item in enumerate(value.data):
+            line_of[f"point{number}"] = item.line + 1
+        return ["" if item.data is None else str(item.raw) for item in value.data]
 
     def check_images(self, segments: list[mathtext.Segment], field_line: int) -> None:
         for segment in segments:
@@ -333,6 +367,8 @@ class YamlParser(Parser):
                 self.unknown_field(key_line + 1, name, CARD_FIELDS)
             elif name == "tags":
                 note.tags.extend(t for t in (self.tags_from(value, key_line + 1) or []) if t not in note.tags)
+            elif name == "points":
+                note.points = self.yaml_points(value, key_line + 1, line_of)
             elif name == "reverse":
                 if not isinstance(value.data, bool):
                     self.problem(key_line + 1, "reverse must be true or false")
@@ -505,6 +541,10 @@ class MarkdownParser(Parser):
                 else:
                     note.reverse = value.data
         for name, (line, text_lines) in raw.fields.items():
+            if name == "Points":
+                note.points = self.markdown_points(line, text_lines, line_of)
+                line_of["points"] = line
+                continue
             key = {"Q": "q", "A": "a", "Cloze": "cloze", "Extra": "extra"}[name]
             first = 0
             while first < len(text_lines) - 1 and not text_lines[first].strip():
@@ -517,6 +557,22 @@ class MarkdownParser(Parser):
             return
         self.finish_note(note, line_of)
 
+
+    def markdown_points(self, line: int, text_lines: list[str], line_of: dict[str, int]) -> list[str]:
+        """`Points:` alone on its line, then one `- ` line per point (blank lines are ignored)."""
+        if text_lines[0].strip():
+            self.problem(line, "put each point on its own '- ' line below 'Points:'")
+        points: list[str] = []
+        for offset, text in enumerate(text_lines[1:], start=1):
+            if not text.strip():
+                continue
+            match = POINT_LINE.match(text)
+            if match is None:
+                self.problem(line + offset, "each line under 'Points:' is one point starting with '- '")
+                continue
+            line_of[f"point{len(points)}"] = line + offset
+            points.append(match.group(1).strip())
+        return points
 
 
 SIMPLE_META = re.compile(

@@ -66,7 +66,36 @@ def _m003_lapse_index(db: sqlite3.Connection) -> None:
     _run_script(db, "CREATE INDEX reviews_lapses ON reviews(card_id) WHERE rating = 1 AND kind_before = 2;")
 
 
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_review_kind_and_suspended, _m003_lapse_index]
+def _m004_review_mode_and_mocks(db: sqlite3.Connection) -> None:
+    # How each review was drawn, so reviews done early stay distinguishable in the log; and the
+    # mock interviews, one row per question asked.
+    _run_script(db, """
+        ALTER TABLE reviews ADD COLUMN mode TEXT NOT NULL DEFAULT 'review';  -- review, ahead, cram or mock
+        CREATE TABLE mocks (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            started INTEGER NOT NULL,      -- epoch milliseconds
+            parts TEXT NOT NULL            -- the parts asked for, comma-separated
+        );
+        CREATE TABLE mock_answers (
+            mock_id INTEGER NOT NULL REFERENCES mocks(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,     -- 1 for the first question
+            card_id TEXT NOT NULL,
+            part TEXT NOT NULL,
+            deck TEXT NOT NULL,
+            seconds REAL NOT NULL,         -- from the question shown to the answer revealed
+            points_made INTEGER NOT NULL,
+            points_total INTEGER NOT NULL,
+            missed TEXT NOT NULL,          -- JSON list of the points not made
+            rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 4),
+            review_id INTEGER,             -- the review logged for this answer
+            answer TEXT,                   -- what was typed, if anything
+            PRIMARY KEY (mock_id, position)
+        );
+        """)
+
+
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_review_kind_and_suspended, _m003_lapse_index,
+                               _m004_review_mode_and_mocks]
 
 
 def current_version(db: sqlite3.Connection) -> int:

@@ -20,6 +20,7 @@ class Note:
     extra: str = ""
     tags: list[str] = field(default_factory=list)
     reverse: bool = False
+    points: list[str] = field(default_factory=list)  # key points a good answer makes (a rubric)
 
     @property
     def kind(self) -> str:

@@ -16,17 +16,33 @@ if TYPE_CHECKING:
 
     from prep.cache import Cache
 
-def card_sides(card: Card) -> tuple[str, str]:
-    """(front, back) Markdown of a card; math still as LaTeX."""
+def card_sides(card: Card, with_points: bool = True) -> tuple[str, str]:
+    """(front, back) Markdown of a card; math still as LaTeX. The back ends with the card's key points."""
     note = card.note
     number = card.cloze_number
+    checklist = "\n\n" + points_checklist(note.points) if with_points and note.points else ""
     if number is not None:
         front = cloze.render(note.cloze, number, reveal=False, mark=("**[", "]**"))
         back = cloze.render(note.cloze, number, reveal=True, mark=("**", "**"))
-        return front, back + (f"\n\n{note.extra}" if note.extra else "")
+        return front, back + (f"\n\n{note.extra}" if note.extra else "") + checklist
     if card.variant == "rev":
         return note.a, note.q
-    return note.q, note.a
+    return note.q, note.a + checklist
+
+
+POINT_KEYS = "123456789abc"  # the key that ticks each point (a card has at most 12)
+
+
+def points_checklist(points: list[str], ticked: set[int] | None = None) -> str:
+    """Markdown for a card's key points: `☐ point` lines, with the key that ticks each when `ticked`
+    (0-based positions of the points ticked) is given."""
+    lines = ["**Key points**", ""]
+    for index, point in enumerate(points):
+        if ticked is None:
+            lines.append(f"- ☐ {point}")
+        else:
+            lines.append(f"- ({POINT_KEYS[index]}) {'☑' if index in ticked else '☐'} {point}")
+    return "\n".join(lines)
 
 
 def terminal_markdown(source: str) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Callable
 
-from prep import scheduler as sched
+from prep import deadline, scheduler as sched
 from prep.clock import day_bounds, review_day
 from prep.config import Config
 from prep.model import Card
@@ -61,6 +61,10 @@ class Session:
     correct: int = 0
     history: list[Rated] = field(default_factory=list)
     plan: dict | None = None  # a saved interview plan: {"interview": date, "target": float}
+    # An explicit queue (cram, review ahead, mock): these cards in this order, due or not, past the
+    # daily limits; `mode` is logged with each rating. Scheduling is the same: FSRS sees the real time.
+    queue: list[str] | None = None
+    mode: str = "review"
 
     def __post_init__(self) -> None:
         now = self.clock()
@@ -98,10 +102,17 @@ class Session:
         self.due_reviews.sort(key=due_ms.__getitem__)
         # unseen as `prep stats` counts them: new cards skipped today are still unseen
         self.unseen = len(self.new) + sum(1 for c in skipped - suspended if c in self.in_scope and due_of(c) is None)
+        if self.queue is not None:
+            self.due_reviews = [c for c in dict.fromkeys(self.queue) if c not in skipped]
+            self.new, self.learning = [], set()
+            self.reviews_left, self.new_left = len(self.due_reviews), 0
+        elif deadline.interview_moment(self.plan, now) is not None:
+            self.due_reviews = deadline.order(self.scheduler, self.due_reviews, self.states.__getitem__, self.plan, now)
         self.skipped_now: set[str] = set()
         self.front: list[str] = []  # cards put back by undo, shown next
         # siblings of a card shown or rated today wait for tomorrow (learning cards excepted, as in Anki)
-        self.shown: set[str] = self.store.reviewed_since(self.day_start) if self.config.bury_siblings else set()
+        self.bury = self.config.bury_siblings and self.queue is None  # a chosen queue (cram, mock) is drilled as chosen
+        self.shown: set[str] = self.store.reviewed_since(self.day_start) if self.bury else set()
         self.shown_notes = {note_of(card_id) for card_id in self.shown}
         self.previewed: Preview | None = None
 
@@ -121,7 +132,7 @@ class Session:
                 continue  # its queue place changed: choose again
             card = self._card(card_id)
             if card is not None:
-                if self.config.bury_siblings:
+                if self.bury:
                     self.shown.add(card_id)
                     self.shown_notes.add(note_of(card_id))
                 return card
@@ -211,9 +222,15 @@ class Session:
         new one): redrawing shows the same values and `rate` gives exactly them."""
         if self.previewed is None or self.previewed.card_id != card.id:
             now, before = sched.whole_ms(self.clock()), self.states.get(card.id)
-            self.previewed = Preview(card.id, before, now, sched.outcomes(self.scheduler, before, card.id, now))
+            self.previewed = Preview(card.id, before, now,
+                                     {rating: self.schedule(card.id, rating, before, now) for rating in sched.RATINGS})
         moment = self.previewed.moment
         return {rating: outcome.due - moment for rating, outcome in self.previewed.outcomes.items()}
+
+    def schedule(self, card_id: str, rating: int, state: fsrs.Card | None, when: datetime) -> fsrs.Card:
+        """The state after a rating: FSRS's, with its due brought before a saved interview when needed."""
+        after = sched.review(self.scheduler, state, card_id, rating, when)
+        return deadline.cap(self.scheduler, after, self.plan, when)
 
     # -- actions ----------------------------------------------------------------
     def rate(self, card: Card, rating: int, duration_ms: int | None = None) -> fsrs.Card:
@@ -229,10 +246,10 @@ class Session:
         def schedule(current: fsrs.Card | None, at: datetime) -> fsrs.Card:
             if preview is not None and state_json(current) == state_json(preview.before):
                 return sched.moved(preview.outcomes[rating], preview.moment, at)
-            return sched.review(self.scheduler, current, card.id, rating, at)
+            return self.schedule(card.id, rating, current, at)
 
         review_id, before, after = self.store.apply(card.id, rating, sched.whole_ms(self.clock()), duration_ms,
-                                                    schedule)
+                                                    schedule, self.mode)
         self.previewed = None
         was_new = before is None
         was_review = before is not None and before.state == REVIEW_STATE

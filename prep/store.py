@@ -254,14 +254,16 @@ class Store:
     # -- writes ----------------------------------------------------------------
     @_explained
     def apply(self, card_id: str, rating: int, when: datetime, duration_ms: int | None,
-              schedule: Callable[[fsrs.Card | None, datetime], fsrs.Card]) -> tuple[int, fsrs.Card | None, fsrs.Card]:
+              schedule: Callable[[fsrs.Card | None, datetime], fsrs.Card],
+              mode: str = "review") -> tuple[int, fsrs.Card | None, fsrs.Card]:
         """Rate a card against its state as stored *now*, in one committed transaction.
 
         Reading the state inside the write transaction means two processes rating the same card
         chain their reviews (the second starts from the first's result) instead of one silently
         overwriting the other. A clock that reads earlier than the card's last logged review (another
         process got there a moment later but committed first) is moved up to it, so each card's log is
-        in time order as well as commit order. Returns (log id, state before, state after).
+        in time order as well as commit order. `mode` says how the card was drawn (review, ahead,
+        cram, mock): logged only; FSRS sees the real time either way. Returns (log id, state before, state after).
         """
         with self._transaction():
             before = self.state(card_id)
@@ -269,7 +271,7 @@ class Store:
             if last is not None and to_ms(when) < last:
                 when = from_ms(last)
             after = schedule(before, when)
-            review_id = self._insert_review(card_id, rating, to_ms(when), duration_ms, before, after)
+            review_id = self._insert_review(card_id, rating, to_ms(when), duration_ms, before, after, mode)
             self._put_state(card_id, after)
             return review_id, before, after
 
@@ -363,12 +365,12 @@ class Store:
             self.db.execute("INSERT OR IGNORE INTO skips (card_id, day) VALUES (?, ?)", (card_id, day))
 
     def _insert_review(self, card_id: str, rating: int, at_ms: int, duration_ms: int | None,
-                       before: fsrs.Card | None, after: fsrs.Card) -> int:
+                       before: fsrs.Card | None, after: fsrs.Card, mode: str = "review") -> int:
         cursor = self.db.execute(
-            "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after, kind_before) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO reviews (card_id, rating, reviewed_at, duration_ms, state_before, state_after, kind_before, "
+            "mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (card_id, rating, at_ms, duration_ms, state_json(before), state_json(after),
-             int(before.state) if before is not None else None))
+             int(before.state) if before is not None else None, mode))
         return int(cursor.lastrowid)
 
     @_explained
