@@ -26,6 +26,7 @@ class Config:
     learn_ahead_minutes: int = 20  # show a learning card early rather than end the session
     leech_threshold: int = 8  # lapses after which a card is flagged as a leech
     backups_to_keep: int = 7  # daily copies of the review database
+    code_time_limit: int = 10  # seconds a coding card's tests may run in `prep review`
     parameters: list[float] | None = None  # fitted FSRS parameters; None means the defaults
 
     def steps(self, which: str) -> tuple[timedelta, ...]:
@@ -105,6 +106,8 @@ def _validate(config: Config) -> None:
                  "leech_threshold"):
         if getattr(config, name) < 0:
             raise ConfigError(f"{name} must not be negative")
+    if config.code_time_limit < 1:
+        raise ConfigError("code_time_limit must be at least 1 second")
     if config.maximum_interval < 1:
         raise ConfigError("maximum_interval must be at least 1 day")
 

@@ -108,6 +108,10 @@ def prepare_next_session(session: Session, console: Console, screens: render.Scr
 
 def _show_card(session: Session, console: Console, keys: Callable[[], str], card: Card, loaded: decks.Decks,
                screens: render.Screens | None = None) -> str:
+    if card.note.code is not None:
+        from prep import coding_drill
+
+        return coding_drill.show(session, console, keys, card, screens)
     revealed = False
     shown_at = time.monotonic()
     message = ""
