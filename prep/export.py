@@ -80,7 +80,8 @@ def _models():
         fields=[{"name": "Text"}, {"name": "Extra"}],
         templates=[{"name": "Cloze", "qfmt": "{{cloze:Text}}", "afmt": "{{cloze:Text}}<br>\n{{Extra}}"}],
         css=css, model_type=genanki.Model.CLOZE)
-    return {"basic": basic, "reverse": reverse, "cloze": cloze_model}
+    # Anki cannot run tests: a coding card is a basic note (prompt; solution and tests on the back)
+    return {"basic": basic, "reverse": reverse, "cloze": cloze_model, "code": basic}
 
 
 class MediaSet:
@@ -423,17 +424,27 @@ def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | No
     import genanki
 
     assert note.id is not None
-    from prep.anki_import import PREP_GUID, source_comment
+    from prep.anki_import import PREP_GUID, code_comment, source_comment
 
     tags = [tag.replace(" ", "_") for tag in note.tags]
-    sources = [note.cloze, note.extra] if note.cloze else [note.q, note.a]
+    sources = [note.cloze, note.extra] if note.cloze else [note.q, code_back(note) if note.code else note.a]
     fields = []
     for source in sources:
         rendered = (cache.render(source, note.path, media) if cache else to_html(source, note.path, media)) if source else ""
         # The Markdown rides along in an invisible comment, so `prep import` gives back the exact source
         # for every field not edited in Anki since.
         fields.append(rendered + source_comment(rendered, source) if source else "")
+    if note.code is not None:  # the whole card rides along too: stub, tests, hints and time come back on import
+        fields[1] += code_comment(note.code)
     return genanki.Note(model=models[note.kind], fields=fields, tags=tags, guid=PREP_GUID + note.id)
+
+
+def code_back(note: Note) -> str:
+    """A coding card's back in Anki: the reference solution, then the tests it passes."""
+    assert note.code is not None
+    from prep.codecheck import fenced
+
+    return f"{note.a}\n\n**Tests**\n\n{fenced(note.code.tests)}"
 
 
 def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | None = None,
