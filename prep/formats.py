@@ -325,7 +325,7 @@ class YamlParser(Parser):
                 if value.kind == "seq" and all(h.kind == "scalar" and isinstance(h.data, str) for h in value.data):
                     code[name] = tuple(h.raw.strip() for h in value.data)
                 else:
-                    self.problem(key_line + 1, "hints must be a list of texts")
+                    self.problem(key_line + 1, "hints must be a list of texts (quote a hint that contains ': ')")
             elif name == "time":
                 if value.kind != "scalar" or isinstance(value.data, bool) or not isinstance(value.data, (int, float)):
                     self.problem(key_line + 1, "time is the target in minutes, a number such as 10")
