@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from prep import cloze, codecheck, mathtext, yamlnodes
+from prep import cloze, mathtext, yamlnodes
 from prep.model import CodeSpec, Note, Problem
 from prep.paths import display_path
 
@@ -200,6 +200,8 @@ class Parser:
 
     def check_code(self, note: Note, line_of: dict[str, int]) -> None:
         """A coding card's own rules; its answer side becomes the reference solution."""
+        from prep import codecheck  # only decks with coding cards pay for its imports
+
         assert note.code is not None
         card_line = note.line
         if note.cloze or note.extra:
@@ -219,6 +221,8 @@ class Parser:
         a card whose solution fails or whose stub passes is reported and left out."""
         if not self.pending_code:
             return
+        from prep import codecheck
+
         pending, self.pending_code = self.pending_code, []
         verdicts = codecheck.run_problems([note.code for note, _ in pending])  # type: ignore[misc]
         for (note, line_of), problems in zip(pending, verdicts):
@@ -346,7 +350,7 @@ class YamlParser(Parser):
                     self.problem(key_line + 1, f"id must be text; quote it: id: \"{value.raw}\"")
                 note.id = value.raw
                 self.seen_ids.append(value.raw)
-            elif name in codecheck.CODE_FIELDS:
+            elif name in CODE_CARD_FIELDS[:3]:  # stub, solution, tests
                 code[name] = "" if value.data is None else value.raw.rstrip("\n") + "\n"
                 line_of[name] = value.text_line + 1
             else:

@@ -16,7 +16,7 @@ ROOT = paths.bundled_decks()
 MINIMUMS = {
     "math/linear-algebra": 40, "math/calculus-optimization": 35, "math/probability": 45, "math/statistics": 35,
     "cs": 40, "ml-workflows": 60, "classical-ml": 70, "deep-learning": 60, "architectures": 45, "nlp-llm": 45,
-    "vision": 20, "rl": 20, "ml-systems": 40, "career": 30,
+    "vision": 20, "rl": 20, "ml-systems": 40, "career": 30, "coding": 40,
 }
 
 
