@@ -78,13 +78,13 @@ def digest(spec: CodeSpec) -> bytes:
     return hashlib.sha256("\0".join((spec.stub, spec.solution, spec.tests)).encode("utf-8", "surrogatepass")).digest()
 
 
-def run_problems(specs: list[CodeSpec], limits: sandbox.Limits = CHECK_LIMITS) -> list[list[FieldProblem]]:
+def run_problems(specs: list[CodeSpec], limits: sandbox.Limits | None = None) -> list[list[FieldProblem]]:
     """For each spec: whether its solution passes its tests and its stub fails them, all specs run in one
     sandboxed process (one interpreter start)."""
     keys = [digest(spec) for spec in specs]
     todo = [spec for spec, key in zip(specs, keys) if key not in _verdicts]
     jobs = [job for spec in todo for job in ((spec.solution, spec.tests), (spec.stub, spec.tests))]
-    results = sandbox.run_many(jobs, limits)
+    results = sandbox.run_many(jobs, limits or CHECK_LIMITS)
     for index, spec in enumerate(todo):
         _verdicts[digest(spec)] = verdict(results[2 * index], results[2 * index + 1])
     return [list(_verdicts[key]) for key in keys]

@@ -206,7 +206,7 @@ class Parser:
         card_line = note.line
         if note.cloze or note.extra:
             self.problem(card_line, "a coding card has q, stub, solution and tests, not cloze or extra")
-        if note.a:
+        if note.a and note.a != codecheck.fenced(note.code.solution):  # (a parsed note is checked again on import)
             self.problem(line_of.get("a", card_line), "a coding card's answer is its solution: leave out a")
         if note.reverse:
             self.problem(line_of.get("reverse", card_line), "reverse applies to q/a cards, not coding cards")
