@@ -169,3 +169,17 @@ def test_prep_check_on_a_coding_folder(tmp_path: Path, monkeypatch: pytest.Monke
                                                                                                "add(a, b)`, again."))
     result = CliRunner().invoke(cli, ["check", "--decks", "decks"], catch_exceptions=False)
     assert result.output == "2 cards in 2 files: no problems.\n" and result.exit_code == 0
+
+
+def test_the_authoring_guide_examples_are_valid_coding_cards(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    guide = (Path(__file__).parent.parent / "docs" / "authoring.md").read_text(encoding="utf-8")
+    section = guide[guide.index("## Coding cards"):guide.index("## Tags")]
+    yaml_example = re.search(r"```yaml\n(.+?)\n```\n", section, re.S).group(1)
+    markdown_example = re.search(r"````markdown\n(.+?)\n````\n", section, re.S).group(1)
+    write(tmp_path / "a.yaml", "cards:\n" + yaml_example + "\n")
+    write(tmp_path / "b.md", markdown_example + "\n")
+    monkeypatch.chdir(tmp_path)
+    assert check(tmp_path) == []
+    assert [note.kind for note in decks.load(tmp_path).notes] == ["code", "code"]
