@@ -81,6 +81,9 @@ def test_a_wrong_solution_proposes_again_and_names_the_failing_test(tmp_path: Pa
     assert "Write add(a, b)." in text and "target 3 min" in text
     child.send("r")
     child.expect("Try it first")
+    child.send("h")
+    child.send("h")
+    assert "hint 1: Use +." in screen(child, "hint 2: Really: ")
     child.send("\r")
     text = screen(child, "enter: accept")
     assert "✓ assert add(1, 2) == 3" in text
