@@ -443,7 +443,7 @@ class MarkdownParser(Parser):
             fence = FENCE_OPEN.match(line)
             if fence:
                 mark = fence.group(1)
-                fence_close = re.compile(r"^ {0,3}" + re.escape(mark[0]) + "{" + str(len(mark)) + r",}\s*$")
+                fence_close = closing_fence(mark)
             if current is not None:
                 current.fields[current_field][1].append(line)
             elif line.strip():
@@ -562,13 +562,19 @@ class MarkdownParser(Parser):
             return
         filled = [i for i, text in enumerate(text_lines) if text.strip()]
         opening = FENCE_OPEN.match(text_lines[filled[0]]) if filled else None
-        closing = opening and re.match(r"^ {0,3}" + re.escape(opening.group(1)[0]) + "{"
-                                       + str(len(opening.group(1))) + r",}\s*$", text_lines[filled[-1]])
-        if not opening or not closing or filled[0] == filled[-1]:
+        close = opening and closing_fence(opening.group(1))
+        inside = text_lines[filled[0] + 1:filled[-1]] if filled else []
+        if (not close or filled[0] == filled[-1] or not close.match(text_lines[filled[-1]])
+                or any(close.match(text) for text in inside)):  # text, or a second block, after the first
             self.problem(line, f"{name}: holds one fenced python code block (```python ... ```)")
             return
-        code[key] = "\n".join(text_lines[filled[0] + 1:filled[-1]]) + "\n"
+        code[key] = "\n".join(inside) + "\n"
         line_of[key] = line + filled[0] + 1
+
+
+def closing_fence(mark: str) -> re.Pattern[str]:
+    """The line that closes a code fence opened with `mark` (the same character, at least as many)."""
+    return re.compile(r"^ {0,3}" + re.escape(mark[0]) + "{" + str(len(mark)) + r",}\s*$")
 
 
 def code_spec(fields: dict[str, object]) -> CodeSpec:

@@ -115,6 +115,8 @@ def test_markdown_problems_point_into_the_fenced_blocks(tmp_path: Path, monkeypa
                                "assertion failed (left: 0, right: 5)"]
     write(tmp_path / "a.md", MARKDOWN_CARD.replace("Stub:\n```python", "Stub: def add(a, b): pass\n```python"))
     assert check(tmp_path) == ["a.md:4: Stub: holds one fenced python code block (```python ... ```)"]
+    write(tmp_path / "a.md", MARKDOWN_CARD.replace("Solution:\n", "Solution:\n```python\nx = 1\n```\n"))
+    assert check(tmp_path) == ["a.md:10: Solution: holds one fenced python code block (```python ... ```)"]
     write(tmp_path / "a.md", MARKDOWN_CARD.replace("Time: 3 min", "Time: a while"))
     assert check(tmp_path) == ["a.md:26: Time: is the target in minutes, e.g. 'Time: 10'"]
     write(tmp_path / "a.md", "Stub:\n```python\nx = 1\n```\n")
