@@ -62,13 +62,13 @@ class _NoNetwork(_socket.socket):
         raise OSError("network access is disabled in the sandbox")
 def _refuse(*args, **kwargs):
     raise OSError("network access is disabled in the sandbox")
-_socket.socket = _NoNetwork
-_socket.SocketType = _NoNetwork
-_socket.create_connection = _refuse
-_socket.socketpair = _refuse
-_socket.fromfd = _refuse
-_socket.getaddrinfo = _refuse
-del _socket, _NoNetwork, _refuse
+import _socket as _c_socket
+for _module in (_socket, _c_socket):  # the C module too: `import _socket` is no way round
+    _module.socket = _module.SocketType = _NoNetwork
+    for _name in ("create_connection", "socketpair", "fromfd", "getaddrinfo", "create_server"):
+        if hasattr(_module, _name):
+            setattr(_module, _name, _refuse)
+del _socket, _c_socket, _module, _name, _NoNetwork, _refuse
 """
 
 # The harness: reads jobs from jobs.json, runs each job's code then its tests (each `def test_*`, and each
