@@ -48,6 +48,7 @@ def test_both_formats_and_every_feature_are_used(shipped: decks.Decks) -> None:
     assert {".yaml", ".md"} <= suffixes
     kinds = Counter(note.kind for note in shipped.notes)
     assert kinds["cloze"] >= 30 and kinds["reverse"] >= 5
+    assert kinds["code"] >= 40  # each one proved by the check: reference passes, stub fails
     text = [note.q + note.a + note.cloze for note in shipped.notes]
     assert sum("```python" in t for t in text) >= 20
     assert sum("$" in t for t in text) >= 100
