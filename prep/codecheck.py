@@ -1,5 +1,4 @@
-"""Checks coding cards: valid Python, imports limited to the standard library and NumPy, the reference
-solution passing its tests and the stub failing them."""
+"""Checks coding cards: valid Python, only stdlib and NumPy imports, the reference passing, the stub failing."""
 
 from __future__ import annotations
 
