@@ -12,6 +12,7 @@ import copy
 import filecmp
 import hashlib
 import html
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from prep import files, formats
+from prep.model import CodeSpec
 from prep.paths import display_path
 from prep.errors import PrepError
 
@@ -33,6 +35,7 @@ MAX_ENTRIES = 100_000
 COLLECTION_NAMES = ("collection.anki21b", "collection.anki21", "collection.anki2")
 PREP_GUID = "prep/"  # GUIDs of notes exported by prep carry the card id: prep/<id>
 SOURCE_MARK = re.compile(r"<!--prep-src:([0-9a-f]{16}):([A-Za-z0-9+/=]*)-->")
+CODE_MARK = re.compile(r"<!--prep-code:([A-Za-z0-9+/=]*)-->")
 MATH_PATTERNS = [  # (regex on field HTML, display?)
     (re.compile(r"\\\((.+?)\\\)", re.S), False),
     (re.compile(r"\\\[(.+?)\\\]", re.S), True),
@@ -273,6 +276,27 @@ def source_comment(html_text: str, markdown_source: str) -> str:
     return f"<!--prep-src:{digest}:{base64.b64encode(markdown_source.encode()).decode()}-->"
 
 
+def code_comment(spec: CodeSpec) -> str:
+    """What prep's export appends to a coding card's back: the whole spec, so import gives the card back."""
+    return f"<!--prep-code:{base64.b64encode(json.dumps(spec.as_tuple()).encode()).decode()}-->"
+
+
+def code_from_field(field_html: str) -> CodeSpec | None:
+    """The coding card spec a field carries (from `code_comment`), if any and readable."""
+    mark = CODE_MARK.search(field_html)
+    if not mark:
+        return None
+    try:
+        spec = CodeSpec.from_tuple(json.loads(base64.b64decode(mark.group(1)).decode()))
+    except (ValueError, TypeError):
+        return None
+    if not all(isinstance(text, str) for text in (spec.stub, spec.solution, spec.tests, *spec.hints)):
+        return None
+    if spec.time is not None and (isinstance(spec.time, bool) or not isinstance(spec.time, (int, float))):
+        return None
+    return spec
+
+
 def html_to_markdown(field_html: str, media: "MediaCopier", warnings: list[str], where: str) -> str:
     """Field HTML → Markdown: prep's own source when the field is unedited, else a conversion."""
     mark = SOURCE_MARK.search(field_html)
@@ -401,12 +425,21 @@ def convert_note(note: AnkiNote, media: MediaCopier, warnings: list[str]) -> dic
         back, back_name = _field(note, "back", "answer", index=1,
                                  side=[name for name in note.back if name != front_name])
         entry["q"] = html_to_markdown(front, media, warnings, where)
-        answer = html_to_markdown(back, media, warnings, where) if back_name else ""
+        spec = code_from_field(back)
+        if spec is not None:  # a prep coding card: its spec, not the back's rendering
+            entry.update(stub=spec.stub, solution=spec.solution, tests=spec.tests)
+            if spec.hints:
+                entry["hints"] = list(spec.hints)
+            if spec.time is not None:
+                entry["time"] = spec.time
+            back = CODE_MARK.sub("", back)
+        answer = html_to_markdown(back, media, warnings, where) if back_name and spec is None else ""
         others = [n for n in note.field_order if n not in (front_name, back_name)]
-        entry["a"] = _append_fields(note, others, answer, media, warnings, where)
+        if spec is None:
+            entry["a"] = _append_fields(note, others, answer, media, warnings, where)
         if 1 in note.cards:
             entry["reverse"] = True
-    if not (entry.get("cloze") or (entry.get("q") and entry.get("a"))):
+    if not (entry.get("cloze") or (entry.get("q") and (entry.get("a") or entry.get("solution")))):
         warnings.append(f"{where}: empty {'text' if note.kind == 'cloze' else 'front or back'}; skipped")
         return None
     tags = [re.sub(r"[\s\"]+", "_", t) for t in note.tags if t.strip()]
@@ -523,7 +556,8 @@ def _valid_entries(entries: list[dict], target: Path, into: Path, deck_name: str
     for entry in entries:
         note = Note(id=entry["id"], deck=deck_name, path=target, line=1, q=entry.get("q", ""), a=entry.get("a", ""),
                     cloze=entry.get("cloze", ""), extra=entry.get("extra", ""), tags=entry.get("tags", []),
-                    reverse=entry.get("reverse", False))
+                    reverse=entry.get("reverse", False),
+                    code=formats.code_spec(entry) if "solution" in entry else None)
         problems = formats.validate_note(note, into)
         if problems:
             reasons = "; ".join(p.message for p in problems)

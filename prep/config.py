@@ -27,6 +27,7 @@ class Config:
     bury_siblings: bool = True  # a card's reverse and other cloze deletions wait for the next day
     leech_threshold: int = 8  # lapses after which a card is flagged as a leech
     backups_to_keep: int = 7  # daily copies of the review database
+    code_time_limit: int = 10  # seconds a coding card's tests may run in `prep review`
     parameters: list[float] | None = None  # fitted FSRS parameters; None means the defaults
     decks_folder: str | None = None  # set by 'prep init DIR'; --decks and PREP_DECKS come first
 
@@ -110,6 +111,8 @@ def _validate(config: Config) -> None:
     for name in ("enable_fuzzing", "bury_siblings"):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"{name} must be true or false")
+    if config.code_time_limit < 1:
+        raise ConfigError("code_time_limit must be at least 1 second")
     if config.maximum_interval < 1:
         raise ConfigError("maximum_interval must be at least 1 day")
 

@@ -113,6 +113,10 @@ def prepare_next_session(session: Session, console: Console, screens: render.Scr
 def _show_card(session: Session, console: Console, keys: Callable[[], str], card: Card, loaded: decks.Decks,
                screens: render.Screens | None = None, notice: str = "") -> tuple[str, str]:
     """Show one card until it is rated, skipped, undone or the user quits: (action, confirmation)."""
+    if card.note.code is not None:
+        from prep import coding_drill
+
+        return coding_drill.show(session, console, keys, card, screens), notice
     intervals: dict[int, timedelta] | None = None  # None until the answer is shown
     shown_at = time.monotonic()
     message = ""

@@ -81,7 +81,8 @@ def _models():
         fields=[{"name": "Text"}, {"name": "Extra"}],
         templates=[{"name": "Cloze", "qfmt": "{{cloze:Text}}", "afmt": "{{cloze:Text}}<br>\n{{Extra}}"}],
         css=css, model_type=genanki.Model.CLOZE)
-    return {"basic": basic, "reverse": reverse, "cloze": cloze_model}
+    # Anki cannot run tests: a coding card is a basic note (prompt; solution and tests on the back)
+    return {"basic": basic, "reverse": reverse, "cloze": cloze_model, "code": basic}
 
 
 class MediaSet:
@@ -439,19 +440,20 @@ def _package_class():
 
 def answer_sources(note: Note) -> list[str]:
     """A note's Anki fields as Markdown; its key points end the answer (or the extra) as a list."""
+    answer = code_back(note) if note.code else note.a
     if not note.points:
-        return [note.cloze, note.extra] if note.cloze else [note.q, note.a]
+        return [note.cloze, note.extra] if note.cloze else [note.q, answer]
     points = "**Key points**\n\n" + "\n".join(f"- {point}" for point in note.points)
     if note.cloze:
         return [note.cloze, f"{note.extra}\n\n{points}" if note.extra else points]
-    return [note.q, f"{note.a}\n\n{points}"]
+    return [note.q, f"{answer}\n\n{points}"]
 
 
 def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | None = None):
     import genanki
 
     assert note.id is not None
-    from prep.anki_import import PREP_GUID, source_comment
+    from prep.anki_import import PREP_GUID, code_comment, source_comment
 
     tags = [tag.replace(" ", "_") for tag in note.tags]
     sources = answer_sources(note)
@@ -461,7 +463,17 @@ def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | No
         # The Markdown rides along in an invisible comment, so `prep import` gives back the exact source
         # for every field not edited in Anki since.
         fields.append(rendered + source_comment(rendered, source) if source else "")
+    if note.code is not None:  # the whole card rides along too: stub, tests, hints and time come back on import
+        fields[1] += code_comment(note.code)
     return genanki.Note(model=models[note.kind], fields=fields, tags=tags, guid=PREP_GUID + note.id)
+
+
+def code_back(note: Note) -> str:
+    """A coding card's back in Anki: the reference solution, then the tests it passes."""
+    assert note.code is not None
+    from prep.codecheck import fenced
+
+    return f"{note.a}\n\n**Tests**\n\n{fenced(note.code.tests)}"
 
 
 def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | None = None,

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from prep import cloze, mathtext, yamlnodes
-from prep.model import Note, Problem
+from prep.model import CodeSpec, Note, Problem
 from prep.paths import display_path
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 TAG_PATTERN = re.compile(r"^[^\s\"]+$")
-CARD_FIELDS = ("id", "q", "a", "cloze", "extra", "tags", "reverse", "points")
+CODE_CARD_FIELDS = ("stub", "solution", "tests", "hints", "time")
+CARD_FIELDS = ("id", "q", "a", "cloze", "extra", "tags", "reverse", "points") + CODE_CARD_FIELDS
 FILE_FIELDS = ("deck", "tags", "cards")
 FRONT_MATTER_FIELDS = ("deck", "tags")
 META_FIELDS = ("id", "tags", "reverse")
@@ -29,10 +30,12 @@ ACRONYMS = {"ml", "nlp", "llm", "llms", "rl", "cs", "sql", "svm", "pca", "gpu", 
 IMAGE_MARKDOWN = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
 IMAGE_HTML = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
 META_COMMENT = re.compile(r"^<!--\s*([A-Za-z_][\w-]*\s*:.*?)\s*-->\s*$")
-FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra|Points):(?: |$)")
+FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra|Points|Stub|Solution|Tests|Hints|Time):(?: |$)")
 POINT_LINE = re.compile(r"^- (.*)$")
 MAX_POINTS = 12  # a rubric an interviewer can hold in mind; more is an answer, not a checklist
 MAX_POINT_LENGTH = 200
+MD_CODE_FIELDS = ("Stub", "Solution", "Tests", "Hints", "Time")
+TIME_TEXT = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:m|min|mins|minutes?)?$")
 FENCE_OPEN = mathtext.FENCE_OPEN
 
 # TeX commands a math span may use. Anki's MathJax runs every command it knows, after nh3 has cleaned
@@ -147,6 +150,7 @@ def validate_note(note: Note, root: Path) -> list[Problem]:
     """The problems `prep check` would report for one note on its own (used to vet imported cards)."""
     checker = YamlParser(note.path, display_path(note.path), root, "")
     checker.finish_note(note, {})
+    checker.run_code_checks()
     return checker.problems
 
 
@@ -165,6 +169,8 @@ class Parser:
         self.seen_ids: list[str] = []  # every id written in the file, valid card or not
         self.document: yamlnodes.Value | None = None  # YAML: the parsed node tree (where `--fix` inserts ids)
         self.raw_cards: list[RawCard] = []  # Markdown: each card's lines, before validation
+        # coding cards that passed the static checks, run against their tests when the file is parsed
+        self.pending_code: list[tuple[Note, dict[str, int]]] = []
 
     def problem(self, line: int, message: str) -> None:
         """Record a problem at a 1-based line."""
@@ -201,7 +207,9 @@ class Parser:
         elif not ID_PATTERN.match(note.id):
             self.problem(line_of.get("id", card_line),
                          f"bad id '{note.id}': use letters, digits, '-', '_' or '.' (at most 100)")
-        if note.cloze:
+        if note.code is not None:
+            self.check_code(note, line_of)
+        elif note.cloze:
             if note.q or note.a:
                 self.problem(card_line, "a card has either q/a or cloze, not both")
             if note.reverse:
@@ -237,6 +245,41 @@ class Parser:
             self.check_points(note.points, line_of.get("points", card_line), line_of)
         if len(self.problems) == before:
             self.notes.append(note)
+            if note.code is not None:
+                self.pending_code.append((note, line_of))
+
+    def check_code(self, note: Note, line_of: dict[str, int]) -> None:
+        """A coding card's own rules; its answer side becomes the reference solution."""
+        from prep import codecheck  # only decks with coding cards pay for its imports
+
+        assert note.code is not None
+        card_line = note.line
+        if note.cloze or note.extra:
+            self.problem(card_line, "a coding card has q, stub, solution and tests, not cloze or extra")
+        if note.a and note.a != codecheck.fenced(note.code.solution):  # (a parsed note is checked again on import)
+            self.problem(line_of.get("a", card_line), "a coding card's answer is its solution: leave out a")
+        if note.reverse:
+            self.problem(line_of.get("reverse", card_line), "reverse applies to q/a cards, not coding cards")
+        if not note.q.strip():
+            self.problem(line_of.get("q", card_line), "missing or empty question (q)")
+        for name, offset, message in codecheck.static_problems(note.code):
+            self.problem(line_of.get(name, card_line) + offset, message)
+        note.a = codecheck.fenced(note.code.solution)
+
+    def run_code_checks(self) -> None:
+        """Run every clean coding card of the file against its tests (one sandboxed process for the file);
+        a card whose solution fails or whose stub passes is reported and left out."""
+        if not self.pending_code:
+            return
+        from prep import codecheck
+
+        pending, self.pending_code = self.pending_code, []
+        verdicts = codecheck.run_problems([note.code for note, _ in pending])  # type: ignore[misc]
+        for (note, line_of), problems in zip(pending, verdicts):
+            for name, offset, message in problems:
+                self.problem(line_of.get(name, note.line) + offset, message)
+            if problems:
+                self.notes.remove(note)
 
     def check_math(self, segments: list[mathtext.Segment], field_line: int) -> None:
         for segment in segments:
@@ -351,6 +394,7 @@ class YamlParser(Parser):
             return [], self.problems
         for item in cards.data:
             self.parse_card(item)
+        self.run_code_checks()
         return self.notes, self.problems
 
     def parse_card(self, item: yamlnodes.Value) -> None:
@@ -360,11 +404,22 @@ class YamlParser(Parser):
             return
         note = Note(id=None, deck=self.deck, path=self.path, line=card_line, tags=list(self.file_tags))
         line_of: dict[str, int] = {}
+        code: dict[str, object] = {}
         before = len(self.problems)
         for name, (key_line, value) in item.data.items():
             line_of[name] = key_line + 1
             if name not in CARD_FIELDS:
                 self.unknown_field(key_line + 1, name, CARD_FIELDS)
+            elif name == "hints":
+                if value.kind == "seq" and all(h.kind == "scalar" and isinstance(h.data, str) for h in value.data):
+                    code[name] = tuple(h.raw.strip() for h in value.data)
+                else:
+                    self.problem(key_line + 1, "hints must be a list of texts (quote a hint that contains ': ')")
+            elif name == "time":
+                if value.kind != "scalar" or isinstance(value.data, bool) or not isinstance(value.data, (int, float)):
+                    self.problem(key_line + 1, "time is the target in minutes, a number such as 10")
+                else:
+                    code[name] = float(value.data)
             elif name == "tags":
                 note.tags.extend(t for t in (self.tags_from(value, key_line + 1) or []) if t not in note.tags)
             elif name == "points":
@@ -382,12 +437,17 @@ class YamlParser(Parser):
                     self.problem(key_line + 1, f"id must be text; quote it: id: \"{value.raw}\"")
                 note.id = value.raw
                 self.seen_ids.append(value.raw)
+            elif name in CODE_CARD_FIELDS[:3]:  # stub, solution, tests
+                code[name] = "" if value.data is None else value.raw.rstrip("\n") + "\n"
+                line_of[name] = value.text_line + 1
             else:
                 text = "" if value.data is None else value.raw
                 setattr(note, name, text.strip("\n"))
                 line_of[name] = value.text_line + 1
         if len(self.problems) > before:
             return
+        if code:
+            note.code = code_spec(code)
         self.finish_note(note, line_of)
 
 
@@ -457,6 +517,9 @@ class MarkdownParser(Parser):
                 elif name == "Extra" and "Cloze" not in current.fields:
                     self.problem(number, "Extra: belongs to a cloze card (put it in the answer)")
                     continue
+                elif name in MD_CODE_FIELDS and "Q" not in current.fields:
+                    self.problem(number, f"{name}: belongs to a coding card (after its Q:)")
+                    continue
                 current_field = name
                 current.fields[name] = (number, [rest])
                 continue
@@ -467,7 +530,7 @@ class MarkdownParser(Parser):
             fence = FENCE_OPEN.match(line)
             if fence:
                 mark = fence.group(1)
-                fence_close = re.compile(r"^ {0,3}" + re.escape(mark[0]) + "{" + str(len(mark)) + r",}\s*$")
+                fence_close = closing_fence(mark)
             if current is not None:
                 current.fields[current_field][1].append(line)
             elif line.strip():
@@ -479,6 +542,7 @@ class MarkdownParser(Parser):
         self.raw_cards = raw_cards
         for raw in raw_cards:
             self.build_note(raw)
+        self.run_code_checks()
         return self.notes, self.problems
 
     def parse_front_matter(self, lines: list[str]) -> int:
@@ -540,10 +604,14 @@ class MarkdownParser(Parser):
                     self.problem(meta_line, "reverse must be true or false")
                 else:
                     note.reverse = value.data
+        code: dict[str, object] = {}
         for name, (line, text_lines) in raw.fields.items():
             if name == "Points":
                 note.points = self.markdown_points(line, text_lines, line_of)
                 line_of["points"] = line
+                continue
+            if name in MD_CODE_FIELDS:
+                self.code_field(name, line, text_lines, code, line_of)
                 continue
             key = {"Q": "q", "A": "a", "Cloze": "cloze", "Extra": "extra"}[name]
             first = 0
@@ -551,12 +619,13 @@ class MarkdownParser(Parser):
                 first += 1
             setattr(note, key, "\n".join(text_lines[first:]).strip("\n").rstrip())
             line_of[key] = line + first
-        if "Q" in raw.fields and "A" not in raw.fields:
+        if "Q" in raw.fields and "A" not in raw.fields and not code:
             self.problem(raw.fields["Q"][0], "question without an answer (add an A: line)")
         if len(self.problems) > before:
             return
+        if code:
+            note.code = code_spec(code)
         self.finish_note(note, line_of)
-
 
     def markdown_points(self, line: int, text_lines: list[str], line_of: dict[str, int]) -> list[str]:
         """`Points:` alone on its line, then one `- ` line per point (blank lines are ignored)."""
@@ -574,6 +643,51 @@ class MarkdownParser(Parser):
             points.append(match.group(1).strip())
         return points
 
+    def code_field(self, name: str, line: int, text_lines: list[str], code: dict[str, object],
+                   line_of: dict[str, int]) -> None:
+        """One `Stub:`/`Solution:`/`Tests:` (a fenced python block), `Hints:` (a list) or `Time:` field."""
+        key = name.lower()
+        line_of[key] = line
+        if name == "Time":
+            match = TIME_TEXT.match(" ".join(text_lines).strip())
+            if match:
+                code[key] = float(match.group(1))
+            else:
+                self.problem(line, "Time: is the target in minutes, e.g. 'Time: 10'")
+            return
+        if name == "Hints":
+            hints: list[str] = []
+            for text in text_lines:
+                if text.lstrip().startswith(("- ", "* ")):
+                    hints.append(text.lstrip()[2:].strip())
+                elif text.strip() and hints:
+                    hints[-1] += " " + text.strip()
+                elif text.strip():
+                    self.problem(line, "Hints: is a list, one '- ' line per hint")
+                    return
+            code[key] = tuple(hints)
+            return
+        filled = [i for i, text in enumerate(text_lines) if text.strip()]
+        opening = FENCE_OPEN.match(text_lines[filled[0]]) if filled else None
+        close = opening and closing_fence(opening.group(1))
+        inside = text_lines[filled[0] + 1:filled[-1]] if filled else []
+        if (not close or filled[0] == filled[-1] or not close.match(text_lines[filled[-1]])
+                or any(close.match(text) for text in inside)):  # text, or a second block, after the first
+            self.problem(line, f"{name}: holds one fenced python code block (```python ... ```)")
+            return
+        code[key] = "\n".join(inside) + "\n"
+        line_of[key] = line + filled[0] + 1
+
+
+def closing_fence(mark: str) -> re.Pattern[str]:
+    """The line that closes a code fence opened with `mark` (the same character, at least as many)."""
+    return re.compile(r"^ {0,3}" + re.escape(mark[0]) + "{" + str(len(mark)) + r",}\s*$")
+
+
+def code_spec(fields: dict[str, object]) -> CodeSpec:
+    """A CodeSpec from a card's code fields (missing ones empty, for the checks to report)."""
+    return CodeSpec(str(fields.get("stub", "")), str(fields.get("solution", "")), str(fields.get("tests", "")),
+                    tuple(fields.get("hints", ())), fields.get("time"))  # type: ignore[arg-type]
 
 SIMPLE_META = re.compile(
     r"^id:\s*([A-Za-z0-9][A-Za-z0-9._-]*)(?:\s*,\s*tags:\s*\[([\w\s,.+-]*)\])?(?:\s*,\s*reverse:\s*(true|false))?$")

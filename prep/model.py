@@ -6,9 +6,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+@dataclass(frozen=True, slots=True)
+class CodeSpec:
+    """What makes a note a coding card: starter code, a reference solution and the tests it must pass."""
+
+    stub: str
+    solution: str
+    tests: str
+    hints: tuple[str, ...] = ()
+    time: float | None = None  # target minutes
+
+    def as_tuple(self) -> tuple:
+        """Plain marshal-able data (the cache row and the export's source comment)."""
+        return (self.stub, self.solution, self.tests, tuple(self.hints), self.time)
+
+    @classmethod
+    def from_tuple(cls, data: tuple | list) -> "CodeSpec":
+        stub, solution, tests, hints, minutes = data
+        return cls(stub, solution, tests, tuple(hints), minutes)
+
+
 @dataclass(slots=True)
 class Note:
-    """One entry of a deck file: a question/answer pair or a cloze text."""
+    """One entry of a deck file: a question/answer pair, a cloze text or a coding exercise."""
 
     id: str | None
     deck: str
@@ -21,9 +41,12 @@ class Note:
     tags: list[str] = field(default_factory=list)
     reverse: bool = False
     points: list[str] = field(default_factory=list)  # key points a good answer makes (a rubric)
+    code: CodeSpec | None = None  # a coding card: `a` is then the reference solution as a code block
 
     @property
     def kind(self) -> str:
+        if self.code is not None:
+            return "code"
         if self.cloze:
             return "cloze"
         return "reverse" if self.reverse else "basic"

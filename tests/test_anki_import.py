@@ -221,8 +221,9 @@ def test_round_trip_of_the_shipped_decks_gives_back_every_card(tmp_path: Path, i
     assert len(theirs) == len(shipped.notes)
     for ours in shipped.notes:
         mine = theirs[ours.id]
-        assert (mine.deck, mine.q, mine.a, mine.cloze, mine.extra, mine.reverse, sorted(mine.tags)) == (
-            ours.deck, ours.q, ours.a, ours.cloze, ours.extra, ours.reverse, sorted(ours.tags)), ours.id
+        assert (mine.deck, mine.q, mine.a, mine.cloze, mine.extra, mine.reverse, sorted(mine.tags), mine.code) == (
+            ours.deck, ours.q, ours.a, ours.cloze, ours.extra, ours.reverse, sorted(ours.tags), ours.code), ours.id
+    assert sum(note.code is not None for note in back.notes) >= 40  # coding cards come back whole
     images = [n for n in back.notes if formats.image_paths(n.q + n.a)]
     assert images and all((n.path.parent / ref).is_file() for n in images for ref in formats.image_paths(n.q + n.a))
 

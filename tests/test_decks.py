@@ -75,7 +75,7 @@ BAD_DECKS = [
     ("syntax.yaml", "cards:\n  - id: a\n    q: [unclosed\n",
      "syntax.yaml:4: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence)"),
     ("typo.yaml", "cards:\n  - id: a\n    qestion: What?\n    a: This.\n",
-     "typo.yaml:3: unknown field 'qestion' (did you mean 'q'?); allowed: id, q, a, cloze, extra, tags, reverse, points"),
+     "typo.yaml:3: unknown field 'qestion' (did you mean 'q'?); allowed: id, q, a, cloze, extra, tags, reverse, points, stub, solution, tests, hints, time"),
     ("filefield.yaml", "tag: [x]\ncards:\n  - {id: a, q: Q, a: A}\n",
      "filefield.yaml:1: unknown field 'tag' (did you mean 'tags'?); allowed: deck, tags, cards"),
     ("noanswer.yaml", "cards:\n  - id: a\n    q: What?\n",

@@ -102,3 +102,26 @@ def test_hostile_html_is_sanitised(tmp_path: Path) -> None:
     for bad in ("<script", "onerror", "onclick", "javascript:"):
         assert bad not in html
     assert "<b>bold</b>" in html
+
+
+def test_a_coding_card_is_a_basic_note_with_solution_and_tests_on_the_back(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from prep.anki_import import CODE_MARK, code_from_field
+    from tests.conftest import write
+    from tests.test_codecheck import YAML_CARD
+
+    decks_dir = write(tmp_path / "work" / "decks" / "code.yaml", YAML_CARD).parent
+    monkeypatch.chdir(decks_dir.parent)
+    out = tmp_path / "code.apkg"
+    export(decks_dir, out, "2026-03-02T10:00:00Z")
+    _, notes, _, _, cards = import_into(tmp_path / "col.anki2", out)
+    (name, kind, tags, (front, back)), = notes.values()
+    assert (name, kind, tags, cards) == ("prep Basic", 0, ["easy"], 1)
+    assert front == "<p>Write <code>add(a, b)</code>.</p>"
+    visible = CODE_MARK.sub("", back)
+    assert "return" in visible and "Tests" in visible and "assert" in visible and "NotImplementedError" not in visible
+    spec = code_from_field(back)  # the whole card rides along for `prep import`
+    assert spec is not None and spec.stub == "def add(a, b):\n    raise NotImplementedError\n"
+    assert spec.hints == ("Use +.", "Really: +.") and spec.time == 3.0
+    assert code_from_field(back.replace("<!--prep-code:", "<!--prep-code:!!")) is None
+    assert code_from_field("<!--prep-code:bm90IGpzb24=-->") is None

@@ -16,7 +16,7 @@ ROOT = paths.bundled_decks()
 MINIMUMS = {
     "math/linear-algebra": 40, "math/calculus-optimization": 35, "math/probability": 45, "math/statistics": 35,
     "cs": 40, "ml-workflows": 60, "classical-ml": 70, "deep-learning": 60, "architectures": 45, "nlp-llm": 45,
-    "vision": 20, "rl": 20, "ml-systems": 40, "career": 30,
+    "vision": 20, "rl": 20, "ml-systems": 40, "career": 30, "coding": 40,
 }
 
 
@@ -48,6 +48,7 @@ def test_both_formats_and_every_feature_are_used(shipped: decks.Decks) -> None:
     assert {".yaml", ".md"} <= suffixes
     kinds = Counter(note.kind for note in shipped.notes)
     assert kinds["cloze"] >= 30 and kinds["reverse"] >= 5
+    assert kinds["code"] >= 40  # each one proved by the check: reference passes, stub fails
     text = [note.q + note.a + note.cloze for note in shipped.notes]
     assert sum("```python" in t for t in text) >= 20
     assert sum("$" in t for t in text) >= 100
