@@ -17,7 +17,7 @@ from pathlib import Path
 from prep import __version__
 from prep.model import Note
 
-SCHEMA = 1  # bump whenever a table's layout or an entry's shape changes: the old file is replaced
+SCHEMA = 2  # bump whenever a table's layout or an entry's shape changes: the old file is replaced
 PRUNE_DAYS = 120  # entries not used for this long are dropped (edited files, other terminal widths)
 # Files of the caches earlier versions kept in the data folder; removed once.
 OLD_CACHE_PATTERNS = ("decks-*.marshal", "index-*.marshal", "index-*.texts", "screens.db", "screens.db-*",
@@ -36,12 +36,12 @@ CREATE TABLE IF NOT EXISTS html (key BLOB PRIMARY KEY, html TEXT NOT NULL, used 
 
 def note_row(note: Note) -> tuple:
     """A note as plain marshal-able data (its path is known from where the row is kept)."""
-    return (note.id, note.deck, note.line, note.q, note.a, note.cloze, note.extra, tuple(note.tags), note.reverse)
+    return (note.id, note.deck, note.line, note.q, note.a, note.cloze, note.extra, tuple(note.tags), note.reverse, note.guid)
 
 
 def note_from_row(row: tuple, path: Path) -> Note:
     # positional arguments: about twice as fast as keywords, and this runs once per cached note
-    return Note(row[0], row[1], path, row[2], row[3], row[4], row[5], row[6], list(row[7]), row[8])
+    return Note(row[0], row[1], path, row[2], row[3], row[4], row[5], row[6], list(row[7]), row[8], row[9])
 
 
 class Cache:

@@ -221,15 +221,12 @@ def export(output: str, deck: str | None, tag: str | None, with_progress: bool, 
     with _cache() as cache:
         loaded = _decks(decks_dir, cache)
         _warn_problems(loaded)
-        if with_progress:
-            from prep.store import Store
+        from prep.store import Store
 
-            config = _config(settings)
-            with Store(paths.database_path()) as store:
-                result = exporter.export(loaded, Path(output), clock.now(), deck=deck, tag=tag,
-                                         progress=(store, config), cache=cache)
-        else:
-            result = exporter.export(loaded, Path(output), clock.now(), deck=deck, tag=tag, cache=cache)
+        config = _config(settings) if with_progress else None
+        with Store(paths.database_path()) as store:  # also keeps each note's content-change time
+            result = exporter.export(loaded, Path(output), clock.now(), deck=deck, tag=tag, store=store,
+                                     progress=(store, config) if with_progress else None, cache=cache)
     if not result.notes:
         raise PrepError("no cards to export" + (f" for --deck {deck}" if deck else "") + (f" --tag {tag}" if tag else ""))
     click.echo(f"Wrote {result.path}: {result.notes} notes, {result.cards} cards, {result.media} media "

@@ -55,10 +55,15 @@ table { border-collapse: collapse; } td, th { border: 1px solid #d0d7de; padding
 """
 
 
+NIGHT_SELECTORS = (".nightMode .highlight", ".night_mode .highlight")  # Anki's night-mode classes (card, body)
+
+
 def _css() -> str:
     from pygments.formatters import HtmlFormatter
 
-    return CARD_CSS + HtmlFormatter(style="default").get_style_defs(".highlight")
+    # Night mode: a dark pygments style scoped under Anki's night-mode classes, after the light one so it wins
+    night = HtmlFormatter(style="monokai").get_style_defs(list(NIGHT_SELECTORS))
+    return CARD_CSS + HtmlFormatter(style="default").get_style_defs(".highlight") + "\n" + night
 
 
 def _models():
@@ -390,9 +395,11 @@ def _package_class():
         (quadratic: 7 s of a 50k-card export with 1,000 decks) and holds every note in memory.
         """
 
-        def __init__(self, groups: list, models: dict, build, media: MediaSet, staging: Path) -> None:
+        def __init__(self, groups: list, models: dict, build, media: MediaSet, staging: Path,
+                     mods: Callable[[list], dict[str, int]] | None = None) -> None:
             super().__init__([deck for deck, _ in groups], media_files=[])
             self.groups, self.models, self.build, self.media, self.staging = groups, models, build, media, staging
+            self.mods = mods
 
         def write_to_db(self, cursor, timestamp: float, id_gen) -> None:
             from genanki.apkg_col import APKG_COL
@@ -409,8 +416,10 @@ def _package_class():
                     models_json.setdefault(str(model.model_id), model.to_json(timestamp, deck.deck_id))
             cursor.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks_json), json.dumps(models_json)))
             for deck, notes in self.groups:
-                for note in notes:
-                    self.build(note).write_to_db(cursor, timestamp, deck.deck_id, id_gen)
+                built = [self.build(note) for note in notes]
+                mods = self.mods(built) if self.mods is not None else {}
+                for anki_note in built:  # each note's mod: when its content last changed (Anki updates if newer)
+                    anki_note.write_to_db(cursor, mods.get(anki_note.guid, timestamp), deck.deck_id, id_gen)
             for source, name in self.media.names.items():  # known once every note is built
                 target = self.staging / name
                 shutil.copyfile(source, target)
@@ -423,7 +432,7 @@ def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | No
     import genanki
 
     assert note.id is not None
-    from prep.anki_import import PREP_GUID, source_comment
+    from prep.anki_import import source_comment
 
     tags = [tag.replace(" ", "_") for tag in note.tags]
     sources = [note.cloze, note.extra] if note.cloze else [note.q, note.a]
@@ -433,15 +442,29 @@ def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | No
         # The Markdown rides along in an invisible comment, so `prep import` gives back the exact source
         # for every field not edited in Anki since.
         fields.append(rendered + source_comment(rendered, source) if source else "")
-    return genanki.Note(model=models[note.kind], fields=fields, tags=tags, guid=PREP_GUID + note.id)
+    return genanki.Note(model=models[note.kind], fields=fields, tags=tags, guid=guid_of(note))
+
+
+def guid_of(note: Note) -> str:
+    """The note's Anki GUID: the one it came from Anki with, else prep/<id>."""
+    from prep.anki_import import PREP_GUID
+
+    return note.guid or PREP_GUID + (note.id or "")
+
+
+def content_digest(anki_note) -> bytes:
+    """What Anki sees of a note (note type, fields, tags): its modification time changes only with this."""
+    parts = [str(anki_note.model.model_id), *anki_note.fields, " ".join(sorted(anki_note.tags))]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).digest()
 
 
 def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | None = None,
-           tag: str | None = None, progress=None, cache: Cache | None = None) -> ExportResult:
-    """Write the notes in scope to `out`; `when` becomes the notes' modification time.
+           tag: str | None = None, progress=None, cache: Cache | None = None, store=None) -> ExportResult:
+    """Write the notes in scope to `out`.
 
     `progress` is an optional (store, config) pair: the package then also carries scheduling and the
-    review log, for Anki's "import with scheduling".
+    review log, for Anki's "import with scheduling". With a `store` (or progress), each note's
+    modification time is the time its content last changed (Store.note_mods); without, it is `when`.
     """
     import genanki
 
@@ -457,14 +480,18 @@ def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | No
     fields = HtmlFields(cache)
     fields.prefill(notes)
     with tempfile.TemporaryDirectory(prefix="prep-media-") as staging:
+        mod_store = store if store is not None else progress[0] if progress is not None else None
+        mods = None
+        if mod_store is not None:
+            def mods(built: list) -> dict[str, int]:
+                return mod_store.note_mods({n.guid: content_digest(n) for n in built}, when)
         package = _package_class()(list(groups.values()), models,
-                                   lambda note: build_note(note, models, media, fields), media, Path(staging))
+                                   lambda note: build_note(note, models, media, fields), media, Path(staging), mods)
         out.parent.mkdir(parents=True, exist_ok=True)
         with files.replacing(out) as partial:  # never a half-written package under the real name
             package.write_to_file(str(partial), timestamp=when.timestamp())
             fields.save()
             if progress is not None:
-                from prep.anki_import import PREP_GUID
                 from prep.anki_progress import add_progress
 
                 store, config = progress
@@ -472,6 +499,6 @@ def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | No
                 for note in notes:
                     for index, card in enumerate(decks.cards_of(note)):
                         ordinal = card.cloze_number - 1 if card.cloze_number else index
-                        card_for[(PREP_GUID + note.id, ordinal)] = card.id
+                        card_for[(guid_of(note), ordinal)] = card.id
                 add_progress(partial, store, card_for, when, config)
     return ExportResult(out, len(notes), card_count, len(media.names), len(groups))

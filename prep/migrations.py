@@ -66,7 +66,13 @@ def _m003_lapse_index(db: sqlite3.Connection) -> None:
     _run_script(db, "CREATE INDEX reviews_lapses ON reviews(card_id) WHERE rating = 1 AND kind_before = 2;")
 
 
-MIGRATIONS: list[Migration] = [_m001_initial, _m002_review_kind_and_suspended, _m003_lapse_index]
+def _m004_anki_note_mods(db: sqlite3.Connection) -> None:
+    # When each exported note's content last changed, so Anki updates only the notes that changed.
+    _run_script(db, "CREATE TABLE anki_note_mods (guid TEXT PRIMARY KEY, digest BLOB NOT NULL, mod INTEGER NOT NULL);")
+
+
+MIGRATIONS: list[Migration] = [_m001_initial, _m002_review_kind_and_suspended, _m003_lapse_index,
+                               _m004_anki_note_mods]
 
 
 def current_version(db: sqlite3.Connection) -> int:

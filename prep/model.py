@@ -20,6 +20,7 @@ class Note:
     extra: str = ""
     tags: list[str] = field(default_factory=list)
     reverse: bool = False
+    guid: str = ""  # the Anki GUID of a note imported from Anki (empty: prep/<id>)
 
     @property
     def kind(self) -> str:
