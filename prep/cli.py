@@ -430,21 +430,25 @@ def import_package(package: str, into: str | None, settings: tuple[str, ...], de
 @cli.command("sync-anki")
 @click.argument("source", type=click.Path(exists=True, dir_okay=False))
 @set_option
-def sync_anki(source: str, settings: tuple[str, ...]) -> None:
+@decks_option
+def sync_anki(source: str, settings: tuple[str, ...], decks_dir: str | None) -> None:
     """Merge reviews done in Anki on prep's cards (a .colpkg, .apkg or collection.anki2).
 
-    Cards are matched by the GUIDs prep's export gives them, reviews by their time, so syncing the
-    same file twice adds nothing; the cards' states are recomputed from the merged log.
+    Cards are matched by the GUIDs prep's export gives them (cards not in --decks are skipped),
+    reviews by their time, so syncing the same file twice adds nothing; the cards' states are
+    recomputed from the merged log.
     """
-    from prep import anki_import, paths, scheduler
+    from prep import anki_import, export as exporter, paths, scheduler
     from prep.store import Store
 
     config = _config(settings)
     fsrs_scheduler = scheduler.make(config)
+    with _cache() as cache:
+        known = exporter.anki_cards(_decks(decks_dir, cache).notes)  # only cards in the decks get reviews
     with Store(paths.database_path()) as store:
         added, cards = anki_import.sync_reviews(
             Path(source), store,
-            lambda state, card_id, rating, at: scheduler.review(fsrs_scheduler, state, card_id, rating, at))
+            lambda state, card_id, rating, at: scheduler.review(fsrs_scheduler, state, card_id, rating, at), known)
     click.echo(f"Merged {added} review{'s' if added != 1 else ''} on {cards} card{'s' if cards != 1 else ''} "
                f"from {Path(source).name}.")
 

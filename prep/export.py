@@ -452,6 +452,15 @@ def guid_of(note: Note) -> str:
     return note.guid or PREP_GUID + (note.id or "")
 
 
+def anki_cards(notes: list[Note]) -> dict[tuple[str, int], str]:
+    """(note GUID, Anki card ordinal) → prep card id, for every card of `notes` as exported."""
+    found = {}
+    for note in notes:
+        for index, card in enumerate(decks.cards_of(note)):
+            found[(guid_of(note), card.cloze_number - 1 if card.cloze_number else index)] = card.id
+    return found
+
+
 def content_digest(anki_note) -> bytes:
     """What Anki sees of a note (note type, fields, tags): its modification time changes only with this."""
     parts = [str(anki_note.model.model_id), *anki_note.fields, " ".join(sorted(anki_note.tags))]
@@ -495,10 +504,5 @@ def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | No
                 from prep.anki_progress import add_progress
 
                 store, config = progress
-                card_for = {}
-                for note in notes:
-                    for index, card in enumerate(decks.cards_of(note)):
-                        ordinal = card.cloze_number - 1 if card.cloze_number else index
-                        card_for[(guid_of(note), ordinal)] = card.id
-                add_progress(partial, store, card_for, when, config)
+                add_progress(partial, store, anki_cards(notes), when, config)
     return ExportResult(out, len(notes), card_count, len(media.names), len(groups))
