@@ -319,7 +319,7 @@ def convert_html(field_html: str, media: "MediaCopier", warnings: list[str], whe
             continue
         line = line.rstrip(" \t")
         if not structured:
-            line = LINE_START.sub(lambda m: m.group("lead") + "\\" + m.group("mark"), line, count=1)
+            line = LINE_START.sub(_escape_line_start, line, count=1)
         # Markdown strips (non-breaking) spaces at line edges: there they stay as entities
         line = re.sub(rf"^(?:{NBSP})+", lambda m: "&nbsp;" * (len(m.group()) // len(NBSP)), line)
         line = re.sub(rf"(?:{NBSP})+(?=(?:<br>)?$)", lambda m: "&nbsp;" * (len(m.group()) // len(NBSP)), line)
@@ -328,6 +328,13 @@ def convert_html(field_html: str, media: "MediaCopier", warnings: list[str], whe
     converted = "\n".join(lines)
     converted = re.sub(r"PREPMATH(\d+)X", lambda m: maths[int(m.group(1))], converted)
     return re.sub(r"\n{3,}", "\n\n", converted).strip(" \t\n")
+
+
+def _escape_line_start(match: re.Match[str]) -> str:
+    mark = match.group("mark")
+    if mark[0].isdigit():  # "1. x": escape the dot, not the number
+        return match.group("lead") + mark + "\\"
+    return match.group("lead") + "\\" + mark
 
 
 def _lines_as_breaks(text: str) -> str:
@@ -364,8 +371,8 @@ def _escape_text(text: str) -> str:
     text = re.sub(r"\\(?=[\\`*_{}\[\]()>#+\-.!$])", r"\\\\", text)
     text = text.replace("`", "\\`").replace("*", "\\*")
     text = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
-    text = re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)
     text = re.sub(r"&(?=#?[A-Za-z0-9]+;)", "&amp;", text)
+    text = re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)
     return re.sub(r"\[(?=[^\]]*\]\s*[(\[])", r"\\[", text)
 
 

@@ -257,3 +257,187 @@ def test_other_note_types_are_mapped_field_by_field_with_a_warning(tmp_path: Pat
     imported = decks.load(tmp_path / "decks").notes
     # question and answer follow the card template, not field positions
     assert [(n.q, n.a) for n in imported] == [("gradient", "vector of partial derivatives\n\n**hint:** calculus")]
+
+
+# -- lossless HTML → Markdown ----------------------------------------------------------------
+def visible(fragment: str) -> str:
+    """What a reader sees of a field: its lines of text, (non-breaking) spaces as they show."""
+    import html as html_module
+    import re
+
+    text = re.sub(r"<!--.*?-->", "", fragment, flags=re.S)
+    text = re.sub(r"(?i)<br\s*/?>|</(?:div|p|li|pre|h\d)>", "\n", text)
+    text = html_module.unescape(re.sub(r"<[^>]+>", "", text))
+    lines = [re.sub(r"[ \t\r]+", " ", line).strip(" ") for line in text.split("\n")]
+    return "\n".join(line for line in lines if line)
+
+
+ANKI_HTML = [  # (field HTML as Anki's editor writes it, the Markdown prep should keep)
+    ("<b>theorem</b>&nbsp;say", "**theorem**\xa0say"),
+    ("Posterior = likelihood × prior", "Posterior = likelihood × prior"),
+    ("Regression - Where it fails", "Regression - Where it fails"),
+    ("<div>line one</div><div>line two</div>", "line one<br>\nline two"),
+    ("first<br>second<br>third", "first<br>\nsecond<br>\nthird"),
+    ("<div>a</div><div><br></div><div>b</div>", "a<br>\n<br>\nb"),
+    ("<div>&nbsp;&nbsp;for i in x:</div><div>&nbsp;&nbsp;&nbsp;&nbsp;total += i</div>",
+     "&nbsp;&nbsp;for i in x:<br>\n&nbsp;&nbsp;&nbsp;&nbsp;total += i"),
+    ("<div># not a heading</div><div>- not a list</div><div>1. not numbered</div><div>&gt; not a quote</div>",
+     "\\# not a heading<br>\n\\- not a list<br>\n1\\. not numbered<br>\n\\> not a quote"),
+    ("std::vector&lt;int&gt; v;", "std::vector&lt;int> v;"),
+    ("<b>not </b>always", "**not** always"),
+    ("snake_case and 2*3", "snake_case and 2\\*3"),
+    ("ends with&nbsp;", "ends with&nbsp;"),
+    ("see <code>$HOME</code>", "see `$HOME`"),  # (a bare $ becomes \$, prep's dollar sign: see test above)
+]
+
+
+@pytest.mark.parametrize("field_html, markdown", ANKI_HTML)
+def test_anki_html_becomes_markdown_that_renders_the_same_text(tmp_path: Path, field_html: str,
+                                                               markdown: str) -> None:
+    from prep import anki_import, export
+
+    media = anki_import.MediaCopier(tmp_path)
+    media.begin(Path("media"))
+    converted = anki_import.convert_html(field_html, media, [], "note")
+    assert converted == markdown
+    rendered = export.to_html(converted, tmp_path / "deck.yaml", export.MediaSet(tmp_path))
+    assert visible(rendered) == visible(field_html)
+
+
+def add_note(col, model: str, deck: str, tags: list[str] | None = None, **fields: str):
+    note = col.new_note(col.models.by_name(model))
+    for name, value in fields.items():
+        note[name.replace("_", " ")] = value
+    note.tags = tags or []
+    col.add_note(note, col.decks.id(deck))
+    return note
+
+
+def rich_collection(path: Path) -> None:
+    """Several note types (one with a third field), divs, non-breaking spaces and an Image Occlusion note."""
+    from anki.collection import Collection
+
+    col = Collection(str(path))
+    model = col.models.new("Vocab+")
+    for name in ("Word", "hint", "Meaning"):
+        col.models.add_field(model, col.models.new_field(name))
+    template = col.models.new_template("Card 1")
+    template["qfmt"], template["afmt"] = "{{Word}}", "{{FrontSide}}<hr id=answer>{{Meaning}}"
+    col.models.add_template(model, template)
+    col.models.add(model)
+    add_note(col, "Basic", "Stats", ["bayes"], Front="Bayes: <b>theorem</b>&nbsp;say?",
+             Back="<div>Posterior = likelihood</div><div>&nbsp; × prior</div>")
+    add_note(col, "Basic (and reversed card)", "Stats", Front="PMF", Back="probability mass function")
+    add_note(col, "Cloze", "Stats::Cloze", Text="{{c1::Softmax}} maps logits", Back_Extra="<i>max</i> first")
+    add_note(col, "Vocab+", "Vocab", Word="gradient", hint="calculus", Meaning="partial derivatives")
+    col.media.write_data("occluded.png", b"\x89PNG\r\n\x1a\nocclusion")
+    add_note(col, "Image Occlusion", "Stats", Occlusion="{{c1::image-occlusion:rect:left=.1:top=.1:width=.2:height=.2}}",
+             Image='<img src="occluded.png">')
+    col.close()
+
+
+def test_image_occlusion_is_skipped_without_its_media(tmp_path: Path, isolated: Path) -> None:
+    rich_collection(tmp_path / "rich.anki2")
+    package = export_package(tmp_path / "rich.anki2", tmp_path / "rich.apkg")
+    into = tmp_path / "decks" / "rich"
+    result = run("import", str(package), "--into", str(into))
+    assert result.exit_code == 0, result.output
+    assert "Image Occlusion notes cannot be drilled in prep; skipped" in result.output
+    assert "Imported 4 notes" in result.output
+    assert not [p for p in into.rglob("*") if p.suffix == ".png"]
+    loaded = decks.load(into)
+    assert loaded.problems == [] and len(loaded.notes) == 4
+    bayes = next(n for n in loaded.notes if n.q.startswith("Bayes"))
+    assert (bayes.q, bayes.a) == ("Bayes: **theorem**\xa0say?", "Posterior = likelihood<br>\n&nbsp; × prior")
+
+
+def anki_notes(path: Path) -> dict[str, tuple[str, list[str]]]:
+    from anki.collection import Collection
+
+    col = Collection(str(path))
+    try:
+        return {col.get_note(n).guid: (col.get_note(n).note_type()["name"], list(col.get_note(n).fields))
+                for n in col.find_notes("")}
+    finally:
+        col.close()
+
+
+def import_into_anki(collection: Path, package: Path):
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    col = Collection(str(collection))
+    try:
+        return col.import_anki_package(ImportAnkiPackageRequest(
+            package_path=str(package), options=ImportAnkiPackageOptions(with_scheduling=False))).log
+    finally:
+        col.close()
+
+
+def test_notes_from_anki_keep_their_guid_and_go_back_without_duplicates(tmp_path: Path, isolated: Path) -> None:
+    """Anki → .apkg → prep import → prep export → the same collection: no new note, not one."""
+    source = tmp_path / "mine.anki2"
+    rich_collection(source)
+    before = anki_notes(source)
+    package = export_package(source, tmp_path / "mine.apkg")
+    into = tmp_path / "decks" / "mine"
+    assert run("import", str(package), "--into", str(into)).exit_code == 0
+    loaded = decks.load(into)
+    assert loaded.problems == []
+    assert {n.guid for n in loaded.notes} <= set(before) and all(n.guid for n in loaded.notes)
+    assert "guid:" in (into / "stats.yaml").read_text(encoding="utf-8")
+    out = tmp_path / "back.apkg"
+    assert run("export", "--decks", str(into), "-o", str(out)).exit_code == 0
+    log = import_into_anki(source, out)
+    assert len(log.new) == 0
+    assert len(anki_notes(source)) == len(before)
+
+
+@pytest.mark.parametrize("kind", ["legacy", "modern", "colpkg"])
+def test_every_package_format_gives_the_same_deck_files(tmp_path: Path, isolated: Path, kind: str) -> None:
+    from anki.collection import Collection, ExportAnkiPackageOptions
+
+    source = tmp_path / "src.anki2"
+    build_collection(source)
+    rich_collection_extra(source)
+    col = Collection(str(source))
+    packages = {"legacy": tmp_path / "legacy.apkg", "modern": tmp_path / "modern.apkg",
+                "colpkg": tmp_path / "all.colpkg"}
+    try:
+        for name in ("legacy", "modern"):
+            col.export_anki_package(out_path=str(packages[name]), limit=None, options=ExportAnkiPackageOptions(
+                with_scheduling=True, with_media=True, with_deck_configs=False, legacy=name == "legacy"))
+    finally:
+        col.close()
+    export_package(source, packages["colpkg"], colpkg=True)
+    baseline = tmp_path / "baseline"
+    assert run("import", str(packages["modern"]), "--into", str(baseline)).exit_code == 0
+    into = tmp_path / kind
+    result = run("import", str(packages[kind]), "--into", str(into))
+    assert result.exit_code == 0, result.output
+
+    def contents(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert contents(into) == contents(baseline)
+
+
+def rich_collection_extra(path: Path) -> None:
+    from anki.collection import Collection
+
+    col = Collection(str(path))
+    add_note(col, "Basic", "Other", Front="<div>Regression - Where</div><div>&nbsp;it fails</div>", Back="x&nbsp;y")
+    col.close()
+
+
+def test_history_is_merged_only_for_notes_the_import_wrote(tmp_path: Path, isolated: Path) -> None:
+    build_collection(tmp_path / "src.anki2")
+    package = export_package(tmp_path / "src.anki2", tmp_path / "x.apkg")
+    into = tmp_path / "decks" / "anki"
+    mine = into / "top" / "sub" / "leaf.yaml"  # the reviewed note's deck file, already the user's own
+    mine.parent.mkdir(parents=True)
+    mine.write_text("cards:\n  - id: mine\n    q: my question\n    a: my answer\n", encoding="utf-8")
+    result = run("import", str(package), "--into", str(into))
+    assert "exists with other content; left unchanged" in result.output
+    assert "0 reviews added" in result.output
+    assert mine.read_text(encoding="utf-8").startswith("cards:\n  - id: mine")
+    assert sqlite3.connect(paths.database_path()).execute("SELECT COUNT(*) FROM reviews").fetchone() == (0,)
