@@ -236,10 +236,8 @@ def test_export_with_progress_carries_due_dates_and_history_into_anki(decks_dir:
     assert sqlite3.connect(paths.database_path()).execute("SELECT COUNT(*) FROM reviews").fetchone() == before
 
 
-def test_other_note_types_are_mapped_field_by_field_with_a_warning(tmp_path: Path, isolated: Path) -> None:
-    from anki.collection import Collection
-
-    col = Collection(str(tmp_path / "vocab.anki2"))
+def add_vocab_model(col) -> None:
+    """A note type with three fields whose template shows the first and the third."""
     model = col.models.new("Vocab+")
     for name in ("Word", "hint", "Meaning"):
         col.models.add_field(model, col.models.new_field(name))
@@ -247,6 +245,13 @@ def test_other_note_types_are_mapped_field_by_field_with_a_warning(tmp_path: Pat
     template["qfmt"], template["afmt"] = "{{Word}}", "{{FrontSide}}<hr id=answer>{{Meaning}}"
     col.models.add_template(model, template)
     col.models.add(model)
+
+
+def test_other_note_types_are_mapped_field_by_field_with_a_warning(tmp_path: Path, isolated: Path) -> None:
+    from anki.collection import Collection
+
+    col = Collection(str(tmp_path / "vocab.anki2"))
+    add_vocab_model(col)
     note = col.new_note(col.models.by_name("Vocab+"))
     note["Word"], note["hint"], note["Meaning"] = "gradient", "calculus", "vector of partial derivatives"
     col.add_note(note, col.decks.id("Vocab"))
@@ -318,13 +323,7 @@ def rich_collection(path: Path) -> None:
     from anki.collection import Collection
 
     col = Collection(str(path))
-    model = col.models.new("Vocab+")
-    for name in ("Word", "hint", "Meaning"):
-        col.models.add_field(model, col.models.new_field(name))
-    template = col.models.new_template("Card 1")
-    template["qfmt"], template["afmt"] = "{{Word}}", "{{FrontSide}}<hr id=answer>{{Meaning}}"
-    col.models.add_template(model, template)
-    col.models.add(model)
+    add_vocab_model(col)
     add_note(col, "Basic", "Stats", ["bayes"], Front="Bayes: <b>theorem</b>&nbsp;say?",
              Back="<div>Posterior = likelihood</div><div>&nbsp; × prior</div>")
     add_note(col, "Basic (and reversed card)", "Stats", Front="PMF", Back="probability mass function")
