@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from prep import decks, formats, paths
 from prep.cli import cli
+from tests.test_export import import_log
 
 pytest.importorskip("anki.collection")
 T0 = int(datetime(2026, 2, 1, 9, 0, tzinfo=timezone.utc).timestamp() * 1000)
@@ -361,17 +362,6 @@ def anki_notes(path: Path) -> dict[str, tuple[str, list[str]]]:
         col.close()
 
 
-def import_into_anki(collection: Path, package: Path):
-    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
-
-    col = Collection(str(collection))
-    try:
-        return col.import_anki_package(ImportAnkiPackageRequest(
-            package_path=str(package), options=ImportAnkiPackageOptions(with_scheduling=False))).log
-    finally:
-        col.close()
-
-
 def test_notes_from_anki_keep_their_guid_and_go_back_without_duplicates(tmp_path: Path, isolated: Path) -> None:
     """Anki → .apkg → prep import → prep export → the same collection: no new note, not one."""
     source = tmp_path / "mine.anki2"
@@ -386,7 +376,7 @@ def test_notes_from_anki_keep_their_guid_and_go_back_without_duplicates(tmp_path
     assert "guid:" in (into / "stats.yaml").read_text(encoding="utf-8")
     out = tmp_path / "back.apkg"
     assert run("export", "--decks", str(into), "-o", str(out)).exit_code == 0
-    log = import_into_anki(source, out)
+    log = import_log(source, out)
     assert len(log.new) == 0
     assert len(anki_notes(source)) == len(before)
 
