@@ -430,3 +430,129 @@ def test_history_is_merged_only_for_notes_the_import_wrote(tmp_path: Path, isola
     assert "0 reviews added" in result.output
     assert mine.read_text(encoding="utf-8").startswith("cards:\n  - id: mine")
     assert sqlite3.connect(paths.database_path()).execute("SELECT COUNT(*) FROM reviews").fetchone() == (0,)
+
+
+# -- a safe import ---------------------------------------------------------------------------
+def hostile_collection(path: Path) -> None:
+    """A forged prep source comment naming a deck file, and media files named like decks."""
+    from anki.collection import Collection
+
+    from prep.anki_import import source_comment
+
+    col = Collection(str(path))
+    forged = '<img src="payload.png">'
+    add_note(col, "Basic", "Stats", Front="Forged " + forged + source_comment("Forged " + forged, "Forged ![](ml/svm.yaml)"),
+             Back="answer")
+    escaping = '<img src="payload.png">'
+    add_note(col, "Basic", "Stats", Front="Up " + escaping + source_comment("Up " + escaping, "Up ![](../../x.yaml)"),
+             Back="answer two")
+    add_note(col, "Basic", "Stats", Front='Named <img src="notes.yaml">', Back='and <img src="cards.md">')
+    col.media.write_data("payload.png", b"cards:\n  - id: evil\n    q: pwned\n    a: yes\n")
+    col.media.write_data("notes.yaml", b"cards:\n  - id: evil2\n    q: pwned\n    a: yes\n")
+    col.media.write_data("cards.md", b"Q: pwned\nA: yes\n")
+    col.close()
+
+
+def test_hostile_media_never_touches_deck_files_or_becomes_a_deck(tmp_path: Path, isolated: Path) -> None:
+    hostile_collection(tmp_path / "evil.anki2")
+    package = export_package(tmp_path / "evil.anki2", tmp_path / "evil.apkg")
+    into = tmp_path / "decks" / "shared"
+    users = into / "ml" / "svm.yaml"
+    users.parent.mkdir(parents=True)
+    users.write_text("cards:\n  - id: svm\n    q: What is an SVM?\n    a: A max-margin classifier.\n", encoding="utf-8")
+    before = users.read_bytes()
+    result = run("import", str(package), "--into", str(into))
+    assert result.exit_code == 0, result.output
+    assert users.read_bytes() == before
+    written = sorted(p.relative_to(into).as_posix() for p in into.rglob("*") if p.is_file())
+    assert written == [".prep-import.json", "media/cards.md.media", "media/ml/svm.yaml.media",
+                       "media/notes.yaml.media", "media/payload.png", "ml/svm.yaml", "stats.yaml"]
+    loaded = decks.load(tmp_path / "decks")
+    assert loaded.problems == []
+    assert sorted(n.id for n in loaded.notes if n.deck == "Stats") == sorted(
+        n.id for n in loaded.notes if n.path == into / "stats.yaml")
+    assert "svm" in {n.id for n in loaded.notes} and not {"evil", "evil2"} & {n.id for n in loaded.notes}
+    forged = next(n for n in loaded.notes if n.q.startswith("Forged"))
+    assert forged.q == "Forged ![](media/ml/svm.yaml.media)"
+    up = next(n for n in loaded.notes if n.q.startswith("Up"))
+    assert up.q == "Up ![](media/payload.png)"  # the escaping path refused: the HTML converted instead
+    assert decks.find_deck_files(into) == [into / "ml" / "svm.yaml", into / "stats.yaml"]
+
+
+def test_reimport_updates_only_files_prep_wrote_and_the_user_left_alone(tmp_path: Path, isolated: Path) -> None:
+    from anki.collection import Collection
+
+    source = tmp_path / "src.anki2"
+    build_collection(source)
+    package = export_package(source, tmp_path / "x.apkg")
+    into = tmp_path / "decks" / "anki"
+    assert run("import", str(package), "--into", str(into)).exit_code == 0
+    image = into / "top" / "sub" / "media" / "pic.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\nthe user's own edit")
+    col = Collection(str(source))
+    try:
+        note = col.get_note(col.find_notes('"deck:Other"')[0])
+        note["Text"] = note["Text"].replace("Softmax", "Softargmax")
+        col.update_note(note)
+    finally:
+        col.close()
+    changed = export_package(source, tmp_path / "y.apkg")
+    result = run("import", str(changed), "--into", str(into))
+    assert result.exit_code == 0, result.output
+    assert "pic.png exists with other content; left unchanged" in result.output
+    assert image.read_bytes().endswith(b"the user's own edit")
+    assert "Softargmax" in (into / "other.yaml").read_text(encoding="utf-8")  # prep's own file, updated
+    (into / "other.yaml").write_text("cards: []\n", encoding="utf-8")  # now the user's
+    export_package(source, tmp_path / "z.apkg")
+    again = run("import", str(tmp_path / "z.apkg"), "--into", str(into))
+    assert "other.yaml exists with other content; left unchanged" in again.output
+    assert (into / "other.yaml").read_text(encoding="utf-8") == "cards: []\n"
+    assert not [p for p in into.parent.iterdir() if p.name.startswith(".prep-import-")]  # staging removed
+
+
+def test_decks_differing_only_in_punctuation_get_their_own_files(tmp_path: Path, isolated: Path) -> None:
+    from anki.collection import Collection
+
+    col = Collection(str(tmp_path / "langs.anki2"))
+    for deck in ("C++", "C", "C#"):
+        add_note(col, "Basic", deck, Front=f"What is {deck}?", Back=f"A language called {deck}")
+    col.close()
+    package = export_package(tmp_path / "langs.anki2", tmp_path / "langs.apkg")
+    into = tmp_path / "decks" / "langs"
+    assert run("import", str(package), "--into", str(into)).exit_code == 0
+    loaded = decks.load(into)
+    assert sorted(n.deck for n in loaded.notes) == ["C", "C#", "C++"]
+    assert len({n.path for n in loaded.notes}) == 3 and (into / "c.yaml").is_file()
+
+
+def test_sync_anki_reads_an_open_collection_and_only_cards_in_the_decks(decks_dir: Path, tmp_path: Path,
+                                                                       isolated: Path) -> None:
+    import time
+
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+    from anki.scheduler.v3 import CardAnswer
+
+    out = tmp_path / "prep.apkg"
+    assert run("export", "-o", str(out)).exit_code == 0
+    phone = tmp_path / "phone.anki2"
+    col = Collection(str(phone))  # left open, as Anki keeps it: recent changes sit in the -wal file
+    try:
+        col.import_anki_package(ImportAnkiPackageRequest(package_path=str(out),
+                                                         options=ImportAnkiPackageOptions(with_scheduling=False)))
+        stray = add_note(col, "Basic", "Default", Front="not in the decks", Back="x")
+        stray.guid = "prep/no-such-card"
+        col.update_note(stray)
+        by_guid = {col.get_note(n).guid: col.get_note(n) for n in col.find_notes("")}
+        for guid in ("prep/prob-bayes-rule", "prep/no-such-card"):
+            card = by_guid[guid].cards()[0].id
+            states = col._backend.get_scheduling_states(card)
+            col.sched.answer_card(CardAnswer(card_id=card, current_state=states.current, new_state=states.good,
+                                             rating=CardAnswer.GOOD, answered_at_millis=int(time.time() * 1000),
+                                             milliseconds_taken=3000))
+        assert Path(str(phone) + "-wal").is_file()
+        result = run("sync-anki", str(phone))
+    finally:
+        col.close()
+    assert result.output == "Merged 1 review on 1 card from phone.anki2.\n"
+    rows = sqlite3.connect(paths.database_path()).execute("SELECT DISTINCT card_id FROM reviews").fetchall()
+    assert rows == [("prob-bayes-rule",)]
