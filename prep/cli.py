@@ -414,9 +414,9 @@ def import_package(package: str, into: str | None, settings: tuple[str, ...], de
         target = Path(into)
     fsrs_scheduler = scheduler.make(config)
     with Store(paths.database_path()) as store:
-        report = anki_import.import_package(
+        report = anki_import.import_package(  # history from Anki: scheduled the way Anki does
             Path(package), target, store,
-            lambda state, card_id, rating, at: scheduler.review(fsrs_scheduler, state, card_id, rating, at))
+            lambda state, card_id, rating, at: scheduler.anki_review(fsrs_scheduler, config, state, card_id, rating, at))
     for warning in report.warnings[:20]:
         click.echo(f"Warning: {warning}", err=True)
     if len(report.warnings) > 20:
@@ -448,7 +448,8 @@ def sync_anki(source: str, settings: tuple[str, ...], decks_dir: str | None) -> 
     with Store(paths.database_path()) as store:
         added, cards = anki_import.sync_reviews(
             Path(source), store,
-            lambda state, card_id, rating, at: scheduler.review(fsrs_scheduler, state, card_id, rating, at), known)
+            lambda state, card_id, rating, at: scheduler.anki_review(fsrs_scheduler, config, state, card_id, rating, at),
+            known)
     click.echo(f"Merged {added} review{'s' if added != 1 else ''} on {cards} card{'s' if cards != 1 else ''} "
                f"from {Path(source).name}.")
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from prep import clock
 from prep.config import Config
 
 if TYPE_CHECKING:
@@ -46,6 +48,39 @@ def review(scheduler: fsrs.Scheduler, state: fsrs.Card | None, card_id: str, rat
     random.seed(f"{card_id}@{when.isoformat()}")
     card, _ = scheduler.review_card(state or new_card(when), fsrs.Rating(rating), review_datetime=when)
     return card
+
+
+def anki_review(scheduler: fsrs.Scheduler, config: Config, state: fsrs.Card | None, card_id: str, rating: int,
+                when: datetime) -> fsrs.Card:
+    """`review` as Anki would schedule it, for cards whose history comes from Anki: the memory state from
+    Anki's own FSRS engine (fsrs-rs) with days counted Anki's way (rollovers passed, not 24-hour
+    periods, which py-fsrs counts), and a review card due at the start of the day its interval ends.
+    The learning steps (state, step, learning due times) stay py-fsrs's."""
+    card = review(scheduler, state, card_id, rating, when)
+    import fsrs as py_fsrs
+    from fsrs_rs_python import MemoryState
+
+    memory = None
+    days = 0
+    if state is not None and state.stability is not None and state.difficulty is not None:
+        memory = MemoryState(state.stability, state.difficulty)
+        if state.last_review is not None:
+            days = max(0, clock.elapsed_days(state.last_review, when, config.day_starts_at))
+    chosen = getattr(_anki_engine(tuple(scheduler.parameters)).next_states(memory, config.desired_retention, days),
+                     RATINGS[rating].lower())
+    card.stability, card.difficulty = chosen.memory.stability, chosen.memory.difficulty
+    if card.state == py_fsrs.State.Review:
+        interval = min(max(1, round(chosen.interval)), config.maximum_interval)
+        card.due = clock.start_of(clock.review_date(when, config.day_starts_at) + timedelta(days=interval),
+                                  config.day_starts_at)
+    return card
+
+
+@functools.lru_cache(maxsize=4)
+def _anki_engine(parameters: tuple[float, ...]):
+    from fsrs_rs_python import FSRS
+
+    return FSRS(list(parameters))
 
 
 def preview(scheduler: fsrs.Scheduler, state: fsrs.Card | None, card_id: str,

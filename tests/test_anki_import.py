@@ -556,3 +556,110 @@ def test_sync_anki_reads_an_open_collection_and_only_cards_in_the_decks(decks_di
     assert result.output == "Merged 1 review on 1 card from phone.anki2.\n"
     rows = sqlite3.connect(paths.database_path()).execute("SELECT DISTINCT card_id FROM reviews").fetchall()
     assert rows == [("prob-bayes-rule",)]
+
+
+# -- one memory state --------------------------------------------------------------------------
+def answer_in_anki(col, card_id: int, rating: int) -> None:
+    import time
+
+    from anki.scheduler.v3 import CardAnswer
+
+    states = col._backend.get_scheduling_states(card_id)
+    new, answer = {1: (states.again, CardAnswer.AGAIN), 2: (states.hard, CardAnswer.HARD),
+                   3: (states.good, CardAnswer.GOOD), 4: (states.easy, CardAnswer.EASY)}[rating]
+    col.sched.answer_card(CardAnswer(card_id=card_id, current_state=states.current, new_state=new, rating=answer,
+                                     answered_at_millis=int(time.time() * 1000), milliseconds_taken=3000))
+
+
+def age_in_anki(col, card_id: int, days: int) -> None:
+    """Move a card's whole history `days` into the past (Anki schedules with the real clock only);
+    0 days: two minutes, so reviews in a row are not taken for one review logged twice."""
+    import json
+
+    seconds = days * 86_400 or 120
+    col.db.execute("UPDATE revlog SET id = id - ? WHERE cid = ?", seconds * 1000, card_id)
+    due, queue, data = col.db.first("SELECT due, queue, data FROM cards WHERE id = ?", card_id)
+    memory = json.loads(data) if data else {}
+    if "lrt" in memory:
+        memory["lrt"] -= seconds
+    due -= days if queue == 2 else seconds
+    col.db.execute("UPDATE cards SET due = ?, data = ? WHERE id = ?", due, json.dumps(memory), card_id)
+
+
+ANKI_PLAN = {  # (note GUID, card ordinal) → (days waited before, rating) answered in Anki, in order
+    ("prep/prob-bayes-rule", 0): [(0, 3), (0, 3), (3, 3), (9, 3), (0, 1), (0, 3), (2, 3)],
+    ("prep/ml-overfitting", 0): [(0, 4), (5, 3), (11, 2)],
+    ("prep/prob-variance", 1): [(0, 1), (0, 3), (0, 3), (4, 1)],
+    ("prep/prob-pmf", 1): [(0, 3)],
+    ("prep/ml-sigmoid-code", 0): [(0, 3), (0, 3), (2, 4), (6, 3), (1, 3)],
+}
+
+
+def anki_cards_of(col) -> dict[tuple[str, int], object]:
+    cards = {}
+    for note_id in col.find_notes(""):
+        note = col.get_note(note_id)
+        for card in note.cards():
+            cards[(note.guid, card.ord)] = card
+    return cards
+
+
+def assert_same_memory(prep_card, anki_card, today: int, where: str) -> None:
+    memory = anki_card.memory_state
+    assert abs(prep_card["stability"] - memory.stability) <= 0.05 * memory.stability, where
+    assert abs(prep_card["difficulty"] - memory.difficulty) <= 0.5, where
+    if anki_card.queue == 2:  # a review card: due within Anki's fuzz of its interval
+        assert prep_card["queue"] == 2, where
+        anki_due = anki_card.due - today
+        assert abs(prep_card["due"] - anki_due) <= 1 + 0.15 * anki_card.ivl, (where, prep_card["due"], anki_due)
+
+
+def test_memory_states_after_reviews_in_anki_equal_anki_s(decks_dir: Path, tmp_path: Path, isolated: Path) -> None:
+    """Reviews in Anki (same-day, learning steps, lapses, days apart) → sync-anki → export --with-progress:
+    every card's stability, difficulty and due agree with Anki's own FSRS."""
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    out = tmp_path / "prep.apkg"
+    assert run("export", "-o", str(out)).exit_code == 0
+    phone = tmp_path / "phone.anki2"
+    col = Collection(str(phone))
+    try:
+        col.set_config("fsrs", True)
+        col.import_anki_package(ImportAnkiPackageRequest(package_path=str(out),
+                                                         options=ImportAnkiPackageOptions(with_scheduling=False)))
+        cards = anki_cards_of(col)
+        for key, plan in ANKI_PLAN.items():
+            for wait, rating in plan:
+                age_in_anki(col, cards[key].id, wait)
+                answer_in_anki(col, cards[key].id, rating)
+        theirs = {key: col.get_card(card.id) for key, card in anki_cards_of(col).items() if key in ANKI_PLAN}
+        today = col.sched.today
+    finally:
+        col.close()
+    result = run("sync-anki", str(phone))
+    assert result.output.startswith(f"Merged {sum(map(len, ANKI_PLAN.values()))} reviews on {len(ANKI_PLAN)} cards")
+    from prep import clock
+    from prep.store import Store
+
+    with Store(paths.database_path()) as store:
+        for key, anki_card in theirs.items():
+            card_id = {("prep/prob-pmf", 1): "prob-pmf/rev", ("prep/prob-variance", 1): "prob-variance/c2"}.get(
+                key, key[0].removeprefix("prep/"))
+            state = store.state(card_id)
+            assert_same_memory({"stability": state.stability, "difficulty": state.difficulty,
+                                "queue": 2 if int(state.state) == 2 else 1,
+                                "due": clock.elapsed_days(clock.now(), state.due, 4)}, anki_card, today, card_id)
+    progress = tmp_path / "progress.apkg"
+    assert run("export", "--with-progress", "-o", str(progress)).exit_code == 0
+    fresh = Collection(str(tmp_path / "fresh.anki2"))
+    try:
+        fresh.import_anki_package(ImportAnkiPackageRequest(package_path=str(progress),
+                                                           options=ImportAnkiPackageOptions(with_scheduling=True)))
+        ours = anki_cards_of(fresh)
+        for key, anki_card in theirs.items():
+            card = ours[key]
+            assert card.memory_state is not None, key
+            assert_same_memory({"stability": card.memory_state.stability, "difficulty": card.memory_state.difficulty,
+                                "queue": card.queue, "due": card.due - fresh.sched.today}, anki_card, today, str(key))
+    finally:
+        fresh.close()
