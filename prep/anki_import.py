@@ -689,7 +689,8 @@ def _put_in_place(staged: dict[Path, Path], into: Path, manifest: dict[str, str]
             continue
         if os.path.lexists(target):  # a link or dangling link counts: never written through
             if target.is_symlink() or not target.is_file():
-                warnings.append(f"{display_path(target)} exists and is not a plain file; left unchanged")
+                warnings.append(f"{display_path(target)} exists with other content; left unchanged "
+                                "(a link or folder is never written through)")
                 continue
             old = _sha256(target)
             if old == new:
