@@ -31,13 +31,12 @@ MAX_ENTRIES = 100_000
 COLLECTION_NAMES = ("collection.anki21b", "collection.anki21", "collection.anki2")
 PREP_GUID = "prep/"  # GUIDs of notes exported by prep carry the card id: prep/<id>
 SOURCE_MARK = re.compile(r"<!--prep-src:([0-9a-f]{16}):([A-Za-z0-9+/=]*)-->")
-MATH_PATTERNS = [  # (regex on field HTML, display?)
-    (re.compile(r"\\\((.+?)\\\)", re.S), False),
-    (re.compile(r"\\\[(.+?)\\\]", re.S), True),
-    (re.compile(r"\[\$\](.+?)\[/\$\]", re.S), False),
-    (re.compile(r"\[\$\$\](.+?)\[/\$\$\]", re.S), True),
-    (re.compile(r"\[latex\](.+?)\[/latex\]", re.S), True),
-]
+# Anki's math delimiters: opener → (closer, display?)
+MATH_DELIMITERS = {"\\(": ("\\)", False), "\\[": ("\\]", True), "[$]": ("[/$]", False), "[$$]": ("[/$$]", True),
+                   "[latex]": ("[/latex]", True)}
+MATH_TOKEN = re.compile("|".join(re.escape(t) for pair in MATH_DELIMITERS.items() for t in (pair[0], pair[1][0])))
+TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)")
+SRC_ATTRIBUTE = re.compile(r"\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.I)
 
 
 class AnkiImportError(PrepError):
@@ -246,13 +245,14 @@ def _own_source(rest: str, mark: re.Match[str], media: "MediaCopier", warnings: 
     except (ValueError, UnicodeDecodeError):
         return None
     # images: the source names them by their path, the HTML by their packed name, in the same order
-    packed = re.findall(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", rest, flags=re.I)
+    packed: list[str] = []
+    _replace_images(rest, lambda src: packed.append(src) or "")
     references = formats.image_paths(source)
     if len(packed) != len(references):
         return None
     moved: dict[str, str] = {}
     for reference, name in zip(references, packed):
-        new = media.copy_as(html.unescape(name), reference, warnings, where)
+        new = media.copy_as(name, reference, warnings, where)
         if new is None:
             return None
         moved[reference] = new
@@ -283,25 +283,23 @@ def convert_html(field_html: str, media: "MediaCopier", warnings: list[str], whe
     only the escapes the text needs."""
     maths: list[str] = []
 
-    def keep_math(display: bool):
-        def replace(match: re.Match[str]) -> str:
-            body = html.unescape(re.sub(r"<br\s*/?>", "\n", match.group(1)))
-            body = re.sub(r"<[^>]+>", "", body).strip()
-            maths.append(f"$${body}$$" if display else f"${body}$")
-            return f"PREPMATH{len(maths) - 1}X"
-        return replace
+    def keep_math(body: str, display: bool) -> str:
+        body = html.unescape(re.sub(r"<br\s*/?>", "\n", body))
+        body = re.sub(r"<[^>]*>", "", body).strip()
+        maths.append(f"$${body}$$" if display else f"${body}$")
+        return f"PREPMATH{len(maths) - 1}X"
 
-    text = field_html
-    for pattern, display in MATH_PATTERNS:
-        text = pattern.sub(keep_math(display), text)
+    text = _lift_math(field_html, keep_math)
     text = text.replace("$", "PREPDOLLARX")
-    text = re.sub(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"'][^>]*>",
-                  lambda m: media.image(html.unescape(m.group(1)), warnings, where), text, flags=re.I)
+    text = _replace_images(text, lambda src: media.image(src, warnings, where))
     text = re.sub(r"&nbsp;|&#160;|&#x[aA]0;|\xa0", NBSP, text)
     text = _lines_as_breaks(text)
     structured = STRUCTURE_TAGS.search(text) is not None
-    converted = _Converter(heading_style="ATX", bullets="-", escape_misc=False,
-                           code_language_callback=_code_language).convert(text)
+    try:
+        converted = _Converter(heading_style="ATX", bullets="-", escape_misc=False,
+                               code_language_callback=_code_language).convert(text)
+    except RecursionError:  # markup nested beyond any editor's (hostile): keep the text, drop the tags
+        converted = _escape_text(html.unescape(re.sub(r"<[^>]*>", "", text)))
     converted = re.sub(rf" *(?:{BREAK} *)+$", "", converted.strip(" \n"))
     converted = re.sub(rf" *{BREAK}[ \t]*\n?[ \t]*", "<br>\n", converted)
     lines = []
@@ -337,33 +335,98 @@ def _escape_line_start(match: re.Match[str]) -> str:
     return match.group("lead") + "\\" + mark
 
 
+def _tags(text: str):
+    """Each `<...>` of `text` as (start, end), found in one forward scan: no regex backtracking, so a
+    hostile field of a million `<img ` or `<div` costs linear time."""
+    position = 0
+    while (start := text.find("<", position)) >= 0:
+        end = text.find(">", start + 1)
+        if end < 0:
+            return
+        yield text.rfind("<", start, end), end + 1
+        position = end + 1
+
+
+def _replace_images(text: str, replace) -> str:
+    """Each `<img ... src="...">` replaced by `replace(src)` (the src with entities decoded)."""
+    out: list[str] = []
+    position = 0
+    for start, end in _tags(text):
+        name = TAG_NAME.match(text, start, end)
+        source = SRC_ATTRIBUTE.search(text, start, end) if name and name.group(2).lower() == "img" else None
+        if source:
+            out += [text[position:start], replace(html.unescape(source.group(1)))]
+            position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _lift_math(text: str, keep) -> str:
+    """Each `\\(..\\)`, `\\[..\\]`, `[$]..[/$]`, `[$$]..[/$$]`, `[latex]..[/latex]` replaced by
+    `keep(body, display)`; an opener without its closer stays text (one scan and a bisect per opener)."""
+    from bisect import bisect_left
+
+    tokens = list(MATH_TOKEN.finditer(text))
+    closers: dict[str, list[int]] = {}
+    for token in tokens:
+        closers.setdefault(token.group(), []).append(token.start())
+    out: list[str] = []
+    position = 0
+    for token in tokens:
+        opener = token.group()
+        if token.start() < position or opener not in MATH_DELIMITERS:
+            continue
+        closer, display = MATH_DELIMITERS[opener]
+        found = closers.get(closer, [])
+        index = bisect_left(found, token.end() + 1)  # at least one character of math
+        if index == len(found):
+            continue
+        out += [text[position:token.start()], keep(text[token.end():found[index]], display)]
+        position = found[index] + len(closer)
+    out.append(text[position:])
+    return "".join(out)
+
+
 def _lines_as_breaks(text: str) -> str:
     """Anki's editor writes lines as `<div>`s: each becomes a line break (a `<div><br></div>` an empty
-    line), so the lines stay one paragraph, not one paragraph each. `<br>` outside `<pre>` likewise."""
-    pieces = re.split(r"(<pre\b.*?</pre>)", text, flags=re.S | re.I)
-    for index in range(0, len(pieces), 2):
-        out: list[str] = []
-        line_open = False
-        previous = ""
-        for token in re.split(r"(<div\b[^>]*>|</div\s*>|<br\s*/?>)", pieces[index], flags=re.I):
-            lowered = token.lower()
-            if lowered.startswith("<div"):
-                if line_open:
-                    out.append(BREAK)
-                line_open, previous = False, "open"
-            elif lowered.startswith("</div"):
-                if line_open or previous == "open":
-                    out.append(BREAK)
-                line_open, previous = False, "close"
-            elif lowered.startswith("<br"):
+    line), so the lines stay one paragraph, not one paragraph each; `<br>` outside `<pre>` likewise.
+    A `<` that starts no tag becomes `&lt;` (the same text, and HTML parsers slow down on them)."""
+    out: list[str] = []
+    position = 0
+    line_open = in_pre = False
+    previous = ""
+    for start, end in _tags(text):
+        chunk = text[position:start].replace("<", "&lt;")
+        out.append(chunk)
+        if chunk.strip() and not in_pre:
+            line_open, previous = True, "text"
+        position = end
+        tag = text[start:end]
+        match = TAG_NAME.match(tag)
+        if match is None and not tag.startswith("<!"):
+            out.append(tag.replace("<", "&lt;"))
+            continue
+        name, closing = (match.group(2).lower(), bool(match.group(1))) if match else ("", False)
+        if in_pre or name == "pre":  # inside <pre>: kept as it is, up to its end
+            out.append(tag)
+            in_pre = not closing if name == "pre" else in_pre
+            line_open, previous = False, "pre"
+        elif name == "div" and not closing:
+            if line_open:
                 out.append(BREAK)
-                line_open, previous = False, "br"
-            elif token:
-                out.append(token)
-                if token.strip():
-                    line_open, previous = True, "text"
-        pieces[index] = "".join(out)
-    return "".join(pieces)
+            line_open, previous = False, "open"
+        elif name == "div":
+            if line_open or previous == "open":
+                out.append(BREAK)
+            line_open, previous = False, "close"
+        elif name == "br":
+            out.append(BREAK)
+            line_open, previous = False, "br"
+        else:
+            out.append(tag)
+            line_open, previous = True, "text"
+    out.append(text[position:].replace("<", "&lt;"))
+    return "".join(out)
 
 
 def _escape_text(text: str) -> str:

@@ -663,3 +663,16 @@ def test_memory_states_after_reviews_in_anki_equal_anki_s(decks_dir: Path, tmp_p
                                 "queue": card.queue, "due": card.due - fresh.sched.today}, anki_card, today, str(key))
     finally:
         fresh.close()
+
+
+@pytest.mark.parametrize("field_html, markdown", [
+    ("a \\( b \\[x\\]", "a \\\\( b $$x$$"),  # an opener without its closer stays text; later math still found
+    ("<span>" * 3000 + "deep", "deep"),  # nesting past the converter's recursion: the text is kept
+    ("1 < 2 and <img without end", "1 < 2 and &lt;img without end"),
+])
+def test_hostile_markup_still_converts(tmp_path: Path, field_html: str, markdown: str) -> None:
+    from prep import anki_import
+
+    media = anki_import.MediaCopier(tmp_path)
+    media.begin(Path("media"))
+    assert anki_import.convert_html(field_html, media, [], "note") == markdown
