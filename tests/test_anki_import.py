@@ -676,3 +676,25 @@ def test_hostile_markup_still_converts(tmp_path: Path, field_html: str, markdown
     media = anki_import.MediaCopier(tmp_path)
     media.begin(Path("media"))
     assert anki_import.convert_html(field_html, media, [], "note") == markdown
+
+
+def test_notes_from_anki_come_back_to_anki_with_the_same_text(tmp_path: Path, isolated: Path) -> None:
+    """Anki → prep import → prep export → a fresh Anki: every note back under its GUID, every field
+    showing the same text (HTML compared as seen, not as Markdown strings)."""
+    source = tmp_path / "mine.anki2"
+    rich_collection(source)
+    rich_collection_extra(source)
+    package = export_package(source, tmp_path / "mine.apkg")
+    into = tmp_path / "decks" / "mine"
+    assert run("import", str(package), "--into", str(into)).exit_code == 0
+    out = tmp_path / "back.apkg"
+    assert run("export", "--decks", str(into), "-o", str(out)).exit_code == 0
+    assert len(import_log(tmp_path / "fresh.anki2", out).new) == 5
+    theirs = anki_notes(source)
+    ours = anki_notes(tmp_path / "fresh.anki2")
+    assert set(ours) == {guid for guid, (model, _) in theirs.items() if model != "Image Occlusion"}
+    for guid, (model, fields) in ours.items():
+        original = theirs[guid][1]
+        if theirs[guid][0] == "Vocab+":  # Word, hint, Meaning: the extra field joins the answer
+            original = [original[0], original[2] + "\n" + "hint: " + original[1]]
+        assert [visible(f) for f in fields] == [visible(f) for f in original], (model, fields, original)
