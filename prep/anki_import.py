@@ -699,10 +699,13 @@ def import_package(package: Path, into: Path, store, schedule) -> Report:
                 staged_decks[rel] = staging / rel
                 written[rel] = [n for _, n in kept]
             manifest = _read_manifest(into)
-            media_state = _put_in_place(staged_media, into, manifest, report.warnings)
-            deck_state = _put_in_place(staged_decks, into, manifest, report.warnings)
-            if media_state or deck_state:
-                files.write_text(into / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+            known = dict(manifest)
+            try:
+                media_state = _put_in_place(staged_media, into, manifest, report.warnings)
+                deck_state = _put_in_place(staged_decks, into, manifest, report.warnings)
+            finally:  # also after a failure part-way (disk full): what is in place stays prep's own
+                if manifest != known:
+                    files.write_text(into / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     report.media_copied = sum(1 for state in media_state.values() if state == "written")
     report.files_written = [into / rel for rel, state in deck_state.items() if state == "written"]
     report.files_unchanged = sum(1 for state in deck_state.values() if state == "unchanged")
