@@ -108,6 +108,8 @@ class AnkiNote:
     front: list[str] = field(default_factory=list)  # fields the first template shows on the question side
     back: list[str] = field(default_factory=list)  # fields it adds on the answer side
     mod: int = 0  # Anki's modification time (epoch seconds)
+    model: dict = field(default_factory=dict)  # its note type: id, name, type, fields, templates, css
+    mapping: dict = field(default_factory=dict)  # which Anki field became which part of the prep card
 
 
 @dataclass
@@ -186,7 +188,10 @@ def _read_collection(col) -> Package:
             guid=note.guid, kind=_kind(model, names),
             fields=dict(zip(names, note.fields)), field_order=names, tags=list(note.tags),
             deck=decks_by_id.get(first[1], "Default"), cards={o: c for o, (c, _) in cards.items()},
-            templates=len(model["tmpls"]), front=front, back=back, mod=int(note.mod)))
+            templates=len(model["tmpls"]), front=front, back=back, mod=int(note.mod),
+            model={"id": model["id"], "name": model["name"], "type": model["type"], "fields": names,
+                   "templates": [{"name": t["name"], "qfmt": t["qfmt"], "afmt": t["afmt"]} for t in model["tmpls"]],
+                   "css": model.get("css", "")}))
     revlog: dict[int, list[tuple[int, int, int]]] = {}
     for review_id, card_id, ease, taken, kind in col.db.all("SELECT id, cid, ease, time, type FROM revlog ORDER BY id"):
         if 1 <= ease <= 4 and kind in (0, 1, 2, 3):  # skip manual reschedules and "forget" entries
@@ -595,6 +600,7 @@ def convert_note(note: AnkiNote, media: MediaCopier, warnings: list[str]) -> dic
         extra_md = _append_fields(note, others, extra_md, media, warnings, where)
         if extra_md:
             entry["extra"] = extra_md
+        note.mapping = {"kind": "cloze", "text": used, "extra": extra_name, "others": others}
     else:
         front, front_name = _field(note, "front", "question", index=0, side=note.front)
         back, back_name = _field(note, "back", "answer", index=1,
@@ -605,6 +611,8 @@ def convert_note(note: AnkiNote, media: MediaCopier, warnings: list[str]) -> dic
         entry["a"] = _append_fields(note, others, answer, media, warnings, where)
         if 1 in note.cards:
             entry["reverse"] = True
+        note.mapping = {"kind": "basic", "reverse": 1 in note.cards, "q": front_name, "a": back_name,
+                        "others": others}
     if not (entry.get("cloze") or (entry.get("q") and entry.get("a"))):
         warnings.append(f"{where}: empty {'text' if note.kind == 'cloze' else 'front or back'}; skipped")
         return None
@@ -628,6 +636,20 @@ def _append_fields(note: AnkiNote, names: list[str], text: str, media: MediaCopi
     parts = [text] if text else []
     parts += [f"**{n}:** {value}" for n, value in extra]
     return "\n\n".join(parts)
+
+
+def split_appended(text: str, names: list[str]) -> tuple[str, dict[str, str]]:
+    """The inverse of appending fields to an answer: (the answer's own text, field name → value) for
+    the `**Name:** value` paragraphs at its end; a field not found is empty."""
+    found: dict[str, str] = {}
+    for name in reversed(names):
+        marker = f"**{name}:** "
+        at = text.rfind("\n\n" + marker)
+        if at >= 0:
+            found[name], text = text[at + 2 + len(marker):], text[:at]
+        elif text.startswith(marker):
+            found[name], text = text[len(marker):], ""
+    return text, found
 
 
 def _yaml_text(deck_name: str, entries: list[dict]) -> str:
@@ -713,6 +735,8 @@ def import_package(package: Path, into: Path, store, schedule) -> Report:
     report.notes = len(in_place)
     # history and mod times only for the notes now in the deck files, never for notes skipped
     store.seed_note_mods({note.guid: note.mod for note in in_place})
+    store.put_anki_types({note.guid: json.dumps({"model": note.model, **note.mapping}) for note in in_place
+                          if not note.guid.startswith(PREP_GUID) and note.mapping})
     for note in in_place:
         note_id = card_id_for(note.guid)
         for ordinal, anki_card in note.cards.items():

@@ -395,10 +395,10 @@ def _package_class():
         (quadratic: 7 s of a 50k-card export with 1,000 decks) and holds every note in memory.
         """
 
-        def __init__(self, groups: list, models: dict, build, media: MediaSet, staging: Path,
+        def __init__(self, groups: list, model_for: Callable, build, media: MediaSet, staging: Path,
                      mods: Callable[[list], dict[str, int]] | None = None) -> None:
             super().__init__([deck for deck, _ in groups], media_files=[])
-            self.groups, self.models, self.build, self.media, self.staging = groups, models, build, media, staging
+            self.groups, self.model_for, self.build, self.media, self.staging = groups, model_for, build, media, staging
             self.mods = mods
 
         def write_to_db(self, cursor, timestamp: float, id_gen) -> None:
@@ -411,8 +411,7 @@ def _package_class():
             models_json = json.loads(cursor.execute("SELECT models FROM col").fetchone()[0])
             for deck, notes in self.groups:
                 decks_json[str(deck.deck_id)] = deck.to_json()
-                for kind in {note.kind for note in notes}:
-                    model = self.models[kind]
+                for model in {id(m): m for m in map(self.model_for, notes)}.values():
                     models_json.setdefault(str(model.model_id), model.to_json(timestamp, deck.deck_id))
             cursor.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks_json), json.dumps(models_json)))
             for deck, notes in self.groups:
@@ -428,7 +427,10 @@ def _package_class():
     return Package
 
 
-def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | None = None):
+def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | None = None,
+               original: tuple[dict, object] | None = None):
+    """The genanki note for `note`: in prep's note type, or given `original` (from `original_types`)
+    in the note type it was imported from, each Anki field filled from its part of the card."""
     import genanki
 
     assert note.id is not None
@@ -436,13 +438,60 @@ def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | No
 
     tags = [tag.replace(" ", "_") for tag in note.tags]
     sources = [note.cloze, note.extra] if note.cloze else [note.q, note.a]
+    model = models[note.kind]
+    if original is not None:
+        model, sources = original[1], _original_fields(note, original[0])
     fields = []
     for source in sources:
         rendered = (cache.render(source, note.path, media) if cache else to_html(source, note.path, media)) if source else ""
         # The Markdown rides along in an invisible comment, so `prep import` gives back the exact source
         # for every field not edited in Anki since.
         fields.append(rendered + source_comment(rendered, source) if source else "")
-    return genanki.Note(model=models[note.kind], fields=fields, tags=tags, guid=guid_of(note))
+    return genanki.Note(model=model, fields=fields, tags=tags, guid=guid_of(note))
+
+
+def _original_fields(note: Note, info: dict) -> list[str]:
+    """The Markdown of each field of the note's original Anki note type, in the type's field order."""
+    from prep.anki_import import split_appended
+
+    values = dict.fromkeys(info["model"]["fields"], "")
+    main_name, rest = (info["extra"], note.extra) if note.cloze else (info["a"], note.a)
+    values[info["text"] if note.cloze else info["q"]] = note.cloze or note.q
+    main, appended = split_appended(rest, info["others"])
+    if main_name:
+        values[main_name] = main
+    values.update(appended)
+    return list(values.values())
+
+
+def original_types(infos: dict[str, str], notes: list[Note]) -> dict[str, tuple[dict, object]]:
+    """For notes imported from Anki (Store.anki_types), GUID → (how its fields map, its original note
+    type as a genanki model): exported in that type, with its id and fields, Anki updates the very note
+    instead of finding a conflicting one. A note whose kind changed in prep since keeps prep's type."""
+    import genanki
+
+    models: dict[int, object] = {}
+    found = {}
+    for note in notes:
+        if not note.guid or note.guid not in infos:
+            continue
+        info = json.loads(infos[note.guid])
+        model = info.get("model") or {}
+        if info.get("kind") != ("cloze" if note.cloze else "basic") or (
+                not note.cloze and (info.get("reverse") != note.reverse or not info.get("a"))):
+            continue
+        if model.get("id") not in models:
+            candidate = genanki.Model(model["id"], model["name"], fields=[{"name": n} for n in model["fields"]],
+                                      templates=model["templates"], css=model["css"],
+                                      model_type=genanki.Model.CLOZE if model["type"] == 1 else genanki.Model.FRONT_BACK)
+            try:
+                candidate.to_json(0, 0)  # genanki works out each template's required fields: may fail on odd ones
+            except Exception:
+                candidate = None
+            models[model["id"]] = candidate
+        if models[model["id"]] is not None:
+            found[note.guid] = (info, models[model["id"]])
+    return found
 
 
 def guid_of(note: Note) -> str:
@@ -491,11 +540,20 @@ def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | No
     with tempfile.TemporaryDirectory(prefix="prep-media-") as staging:
         mod_store = store if store is not None else progress[0] if progress is not None else None
         mods = None
+        originals: dict[str, tuple[dict, object]] = {}
         if mod_store is not None:
+            originals = original_types(mod_store.anki_types(), [n for n in notes if n.guid])
+
             def mods(built: list) -> dict[str, int]:
                 return mod_store.note_mods({n.guid: content_digest(n) for n in built}, when)
-        package = _package_class()(list(groups.values()), models,
-                                   lambda note: build_note(note, models, media, fields), media, Path(staging), mods)
+
+        def model_for(note: Note):
+            original = originals.get(note.guid) if note.guid else None
+            return original[1] if original else models[note.kind]
+
+        package = _package_class()(list(groups.values()), model_for,
+                                   lambda note: build_note(note, models, media, fields, originals.get(note.guid)),
+                                   media, Path(staging), mods)
         out.parent.mkdir(parents=True, exist_ok=True)
         with files.replacing(out) as partial:  # never a half-written package under the real name
             package.write_to_file(str(partial), timestamp=when.timestamp())

@@ -229,6 +229,15 @@ class Store:
             self.db.executemany("INSERT OR IGNORE INTO anki_note_mods (guid, digest, mod) VALUES (?, x'', ?)",
                                 list(mods.items()))
 
+    def put_anki_types(self, infos: dict[str, str]) -> None:
+        """Remember the note type (JSON) each note imported from Anki had, by its GUID."""
+        with self._transaction():
+            self.db.executemany("INSERT OR REPLACE INTO anki_note_types (guid, info) VALUES (?, ?)", list(infos.items()))
+
+    def anki_types(self) -> dict[str, str]:
+        """GUID → note type JSON, for every note imported from Anki."""
+        return dict(self.db.execute("SELECT guid, info FROM anki_note_types"))
+
     def suspended(self) -> dict[str, str]:
         """Suspended card ids and why ('leech' or 'manual')."""
         return dict(self.db.execute("SELECT card_id, reason FROM suspended"))

@@ -377,8 +377,18 @@ def test_notes_from_anki_keep_their_guid_and_go_back_without_duplicates(tmp_path
     out = tmp_path / "back.apkg"
     assert run("export", "--decks", str(into), "-o", str(out)).exit_code == 0
     log = import_log(source, out)
-    assert len(log.new) == 0
+    assert len(log.new) == 0 and len(log.updated) == 0 and len(log.conflicting) == 0  # Anki's own time kept
     assert len(anki_notes(source)) == len(before)
+    vocab = into / "vocab.yaml"  # an edit in prep reaches the very note, in its own note type and fields
+    vocab.write_text(vocab.read_text(encoding="utf-8").replace("calculus", "multivariable calculus"),
+                     encoding="utf-8")
+    assert run("export", "--decks", str(into), "-o", str(out)).exit_code == 0
+    log = import_log(source, out)
+    assert (len(log.new), len(log.updated), len(log.conflicting)) == (0, 1, 0)
+    after = anki_notes(source)
+    assert len(after) == len(before)
+    (model, fields), = [value for value in after.values() if value[0] == "Vocab+"]
+    assert [visible(f) for f in fields] == ["gradient", "multivariable calculus", "partial derivatives"]
 
 
 @pytest.mark.parametrize("kind", ["legacy", "modern", "colpkg"])
@@ -591,7 +601,7 @@ ANKI_PLAN = {  # (note GUID, card ordinal) → (days waited before, rating) answ
     ("prep/ml-overfitting", 0): [(0, 4), (5, 3), (11, 2)],
     ("prep/prob-variance", 1): [(0, 1), (0, 3), (0, 3), (4, 1)],
     ("prep/prob-pmf", 1): [(0, 3)],
-    ("prep/ml-sigmoid-code", 0): [(0, 3), (0, 3), (2, 4), (6, 3), (1, 3)],
+    ("prep/ml-sigmoid-code", 0): [(0, 3), (0, 3), (2, 4), (6, 3), (30, 3)],
 }
 
 
@@ -611,7 +621,16 @@ def assert_same_memory(prep_card, anki_card, today: int, where: str) -> None:
     if anki_card.queue == 2:  # a review card: due within Anki's fuzz of its interval
         assert prep_card["queue"] == 2, where
         anki_due = anki_card.due - today
-        assert abs(prep_card["due"] - anki_due) <= 1 + 0.15 * anki_card.ivl, (where, prep_card["due"], anki_due)
+        assert abs(prep_card["due"] - anki_due) <= anki_fuzz(max(prep_card["due"], anki_card.ivl)), (
+            where, prep_card["due"], anki_due)
+
+
+def anki_fuzz(interval: float) -> float:
+    """How far Anki's fuzz may move an interval (its fuzz ranges), plus a day of rounding."""
+    if interval < 2.5:
+        return 1.0
+    return 1.0 + 1.0 + 0.15 * max(min(interval, 7) - 2.5, 0) + 0.1 * max(min(interval, 20) - 7, 0) \
+        + 0.05 * max(interval - 20, 0)
 
 
 def test_memory_states_after_reviews_in_anki_equal_anki_s(decks_dir: Path, tmp_path: Path, isolated: Path) -> None:
@@ -693,8 +712,6 @@ def test_notes_from_anki_come_back_to_anki_with_the_same_text(tmp_path: Path, is
     theirs = anki_notes(source)
     ours = anki_notes(tmp_path / "fresh.anki2")
     assert set(ours) == {guid for guid, (model, _) in theirs.items() if model != "Image Occlusion"}
-    for guid, (model, fields) in ours.items():
-        original = theirs[guid][1]
-        if theirs[guid][0] == "Vocab+":  # Word, hint, Meaning: the extra field joins the answer
-            original = [original[0], original[2] + "\n" + "hint: " + original[1]]
-        assert [visible(f) for f in fields] == [visible(f) for f in original], (model, fields, original)
+    for guid, (model, fields) in ours.items():  # in their own note type, field by field (Vocab+: three)
+        assert model.startswith(theirs[guid][0])  # a fresh collection's stock "Basic" makes it "Basic+"
+        assert [visible(f) for f in fields] == [visible(f) for f in theirs[guid][1]], (model, fields)
