@@ -158,14 +158,16 @@ def snapshot(path: Path, copy: Path) -> None:
         reading = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as error:
         raise AnkiImportError(f"{path}: cannot open the collection ({error})") from None
-    writing = sqlite3.connect(copy)
     try:
-        reading.backup(writing)
-        writing.execute("PRAGMA journal_mode=DELETE")
+        writing = sqlite3.connect(copy)
+        try:
+            reading.backup(writing)
+            writing.execute("PRAGMA journal_mode=DELETE")
+        finally:
+            writing.close()
     except sqlite3.Error as error:
         raise AnkiImportError(f"{path}: not an Anki collection ({error})") from None
     finally:
-        writing.close()
         reading.close()
 
 
