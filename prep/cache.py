@@ -17,7 +17,7 @@ from pathlib import Path
 from prep import __version__
 from prep.model import CodeSpec, Note
 
-SCHEMA = 3  # bump whenever a table's layout or an entry's shape changes: the old file is replaced
+SCHEMA = 4  # bump whenever a table's layout or an entry's shape changes: the old file is replaced
 PRUNE_DAYS = 120  # entries not used for this long are dropped (edited files, other terminal widths)
 # Files of the caches earlier versions kept in the data folder; removed once.
 OLD_CACHE_PATTERNS = ("decks-*.marshal", "index-*.marshal", "index-*.texts", "screens.db", "screens.db-*",
@@ -37,13 +37,13 @@ CREATE TABLE IF NOT EXISTS html (key BLOB PRIMARY KEY, html TEXT NOT NULL, used 
 def note_row(note: Note) -> tuple:
     """A note as plain marshal-able data (its path is known from where the row is kept)."""
     return (note.id, note.deck, note.line, note.q, note.a, note.cloze, note.extra, tuple(note.tags), note.reverse,
-            tuple(note.points), note.code.as_tuple() if note.code is not None else None)
+            tuple(note.points), note.code.as_tuple() if note.code is not None else None, note.guid)
 
 
 def note_from_row(row: tuple, path: Path) -> Note:
     # positional arguments: about twice as fast as keywords, and this runs once per cached note
     return Note(row[0], row[1], path, row[2], row[3], row[4], row[5], row[6], list(row[7]), row[8], list(row[9]),
-                CodeSpec.from_tuple(row[10]) if row[10] is not None else None)
+                CodeSpec.from_tuple(row[10]) if row[10] is not None else None, row[11])
 
 
 class Cache:

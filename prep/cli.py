@@ -360,15 +360,12 @@ def export(output: str, deck: str | None, tag: str | None, with_progress: bool, 
     with _cache() as cache:
         loaded = _decks(decks_dir, cache)
         _warn_problems(loaded)
-        if with_progress:
-            from prep.store import Store
+        from prep.store import Store
 
-            config = _config(settings)
-            with Store(paths.database_path()) as store:
-                result = exporter.export(loaded, Path(output), clock.now(), deck=deck, tag=tag,
-                                         progress=(store, config), cache=cache)
-        else:
-            result = exporter.export(loaded, Path(output), clock.now(), deck=deck, tag=tag, cache=cache)
+        config = _config(settings) if with_progress else None
+        with Store(paths.database_path()) as store:  # also keeps each note's content-change time
+            result = exporter.export(loaded, Path(output), clock.now(), deck=deck, tag=tag, store=store,
+                                     progress=(store, config) if with_progress else None, cache=cache)
     if not result.notes:
         raise PrepError("no cards to export" + (f" for --deck {deck}" if deck else "") + (f" --tag {tag}" if tag else ""))
     click.echo(f"Wrote {result.path}: {result.notes} notes, {result.cards} cards, {result.media} media "
@@ -584,9 +581,9 @@ def import_package(package: str, into: str | None, settings: tuple[str, ...], de
         target = Path(into)
     fsrs_scheduler = scheduler.make(config)
     with Store(paths.database_path()) as store:
-        report = anki_import.import_package(
+        report = anki_import.import_package(  # history from Anki: scheduled the way Anki does
             Path(package), target, store,
-            lambda state, card_id, rating, at: scheduler.review(fsrs_scheduler, state, card_id, rating, at))
+            lambda state, card_id, rating, at: scheduler.anki_review(fsrs_scheduler, config, state, card_id, rating, at))
     for warning in report.warnings[:20]:
         click.echo(f"Warning: {sanitize.visible(warning)}", err=True)
     if len(report.warnings) > 20:
@@ -605,19 +602,22 @@ def import_package(package: str, into: str | None, settings: tuple[str, ...], de
 def sync_anki(source: str, settings: tuple[str, ...], decks_dir: str | None) -> None:
     """Merge reviews done in Anki on prep's cards (a .colpkg, .apkg or collection.anki2).
 
-    Cards are matched by the GUIDs prep's export gives them, reviews by their time, so syncing the
-    same file twice adds nothing; the cards' states are recomputed from the merged log.
-    (--decks is accepted and not used.)
+    Cards are matched by the GUIDs prep's export gives them (cards not in --decks are skipped),
+    reviews by their time, so syncing the same file twice adds nothing; the cards' states are
+    recomputed from the merged log.
     """
-    from prep import anki_import, paths, scheduler
+    from prep import anki_import, export as exporter, paths, scheduler
     from prep.store import Store
 
     config = _config(settings)
     fsrs_scheduler = scheduler.make(config)
+    with _cache() as cache:
+        known = exporter.anki_cards(_decks(decks_dir, cache).notes)  # only cards in the decks get reviews
     with Store(paths.database_path()) as store:
         added, cards = anki_import.sync_reviews(
             Path(source), store,
-            lambda state, card_id, rating, at: scheduler.review(fsrs_scheduler, state, card_id, rating, at))
+            lambda state, card_id, rating, at: scheduler.anki_review(fsrs_scheduler, config, state, card_id, rating, at),
+            known)
     click.echo(f"Merged {added} review{'s' if added != 1 else ''} on {cards} card{'s' if cards != 1 else ''} "
                f"from {sanitize.visible(Path(source).name)}.")
 

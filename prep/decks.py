@@ -305,7 +305,8 @@ def _listing(names: list[str]) -> str:
 
 
 def find_deck_files(root: Path) -> list[Path]:
-    """Deck files under `root` in deck order (sorted paths), skipping README files and hidden folders."""
+    """Deck files under `root` in deck order (sorted paths), skipping README files, hidden folders and
+    `media` folders (where `prep import` puts images)."""
     if root.is_file():
         return [root]
     found: list[tuple[tuple[str, ...], str]] = []
@@ -320,7 +321,7 @@ def find_deck_files(root: Path) -> list[Path]:
         for entry in listed:
             name = entry.name
             if entry.is_dir(follow_symlinks=False):
-                if not name.startswith((".", "_")):
+                if not name.startswith((".", "_")) and name != "media":  # media/: images, never decks
                     visit(entry.path, parts + (name,))
             elif (name.lower().endswith(DECK_SUFFIXES) and name.lower() != "readme.md" and not name.startswith(".")
                   and entry.is_file()):

@@ -56,10 +56,15 @@ table { border-collapse: collapse; } td, th { border: 1px solid #d0d7de; padding
 """
 
 
+NIGHT_SELECTORS = (".nightMode .highlight", ".night_mode .highlight")  # Anki's night-mode classes (card, body)
+
+
 def _css() -> str:
     from pygments.formatters import HtmlFormatter
 
-    return CARD_CSS + HtmlFormatter(style="default").get_style_defs(".highlight")
+    # Night mode: a dark pygments style scoped under Anki's night-mode classes, after the light one so it wins
+    night = HtmlFormatter(style="monokai").get_style_defs(list(NIGHT_SELECTORS))
+    return CARD_CSS + HtmlFormatter(style="default").get_style_defs(".highlight") + "\n" + night
 
 
 def _models():
@@ -409,9 +414,11 @@ def _package_class():
         (quadratic: 7 s of a 50k-card export with 1,000 decks) and holds every note in memory.
         """
 
-        def __init__(self, groups: list, models: dict, build, media: MediaSet, staging: Path) -> None:
+        def __init__(self, groups: list, model_for: Callable, build, media: MediaSet, staging: Path,
+                     mods: Callable[[list], dict[str, int]] | None = None) -> None:
             super().__init__([deck for deck, _ in groups], media_files=[])
-            self.groups, self.models, self.build, self.media, self.staging = groups, models, build, media, staging
+            self.groups, self.model_for, self.build, self.media, self.staging = groups, model_for, build, media, staging
+            self.mods = mods
 
         def write_to_db(self, cursor, timestamp: float, id_gen) -> None:
             from genanki.apkg_col import APKG_COL
@@ -423,13 +430,14 @@ def _package_class():
             models_json = json.loads(cursor.execute("SELECT models FROM col").fetchone()[0])
             for deck, notes in self.groups:
                 decks_json[str(deck.deck_id)] = deck.to_json()
-                for kind in {note.kind for note in notes}:
-                    model = self.models[kind]
+                for model in {id(m): m for m in map(self.model_for, notes)}.values():
                     models_json.setdefault(str(model.model_id), model.to_json(timestamp, deck.deck_id))
             cursor.execute("UPDATE col SET decks = ?, models = ?", (json.dumps(decks_json), json.dumps(models_json)))
             for deck, notes in self.groups:
-                for note in notes:
-                    self.build(note).write_to_db(cursor, timestamp, deck.deck_id, id_gen)
+                built = [self.build(note) for note in notes]
+                mods = self.mods(built) if self.mods is not None else {}
+                for anki_note in built:  # each note's mod: when its content last changed (Anki updates if newer)
+                    anki_note.write_to_db(cursor, mods.get(anki_note.guid, timestamp), deck.deck_id, id_gen)
             for source, name in self.media.names.items():  # known once every note is built
                 target = self.staging / name
                 shutil.copyfile(source, target)
@@ -449,23 +457,95 @@ def answer_sources(note: Note) -> list[str]:
     return [note.q, f"{answer}\n\n{points}"]
 
 
-def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | None = None):
+def build_note(note: Note, models: dict, media: MediaSet, cache: HtmlFields | None = None,
+               original: tuple[dict, object] | None = None):
+    """The genanki note for `note`: in prep's note type, or given `original` (from `original_types`)
+    in the note type it was imported from, each Anki field filled from its part of the card."""
     import genanki
 
     assert note.id is not None
-    from prep.anki_import import PREP_GUID, code_comment, source_comment
+    from prep.anki_import import code_comment, source_comment
 
     tags = [tag.replace(" ", "_") for tag in note.tags]
     sources = answer_sources(note)
+    model = models[note.kind]
+    if original is not None:
+        model, sources = original[1], _original_fields(note, original[0])
     fields = []
     for source in sources:
         rendered = (cache.render(source, note.path, media) if cache else to_html(source, note.path, media)) if source else ""
         # The Markdown rides along in an invisible comment, so `prep import` gives back the exact source
         # for every field not edited in Anki since.
         fields.append(rendered + source_comment(rendered, source) if source else "")
-    if note.code is not None:  # the whole card rides along too: stub, tests, hints and time come back on import
+    if note.code is not None and original is None:  # the whole card rides along: stub, tests, hints, time
         fields[1] += code_comment(note.code)
-    return genanki.Note(model=models[note.kind], fields=fields, tags=tags, guid=PREP_GUID + note.id)
+    return genanki.Note(model=model, fields=fields, tags=tags, guid=guid_of(note))
+
+
+def _original_fields(note: Note, info: dict) -> list[str]:
+    """The Markdown of each field of the note's original Anki note type, in the type's field order."""
+    from prep.anki_import import split_appended
+
+    values = dict.fromkeys(info["model"]["fields"], "")
+    main_name, rest = (info["extra"], note.extra) if note.cloze else (info["a"], note.a)
+    values[info["text"] if note.cloze else info["q"]] = note.cloze or note.q
+    main, appended = split_appended(rest, info["others"])
+    if main_name:
+        values[main_name] = main
+    values.update(appended)
+    return list(values.values())
+
+
+def original_types(infos: dict[str, str], notes: list[Note]) -> dict[str, tuple[dict, object]]:
+    """For notes imported from Anki (Store.anki_types), GUID → (how its fields map, its original note
+    type as a genanki model): exported in that type, with its id and fields, Anki updates the very note
+    instead of finding a conflicting one. A note whose kind changed in prep since keeps prep's type."""
+    import genanki
+
+    models: dict[int, object] = {}
+    found = {}
+    for note in notes:
+        if not note.guid or note.guid not in infos:
+            continue
+        info = json.loads(infos[note.guid])
+        model = info.get("model") or {}
+        if info.get("kind") != ("cloze" if note.cloze else "basic") or (
+                not note.cloze and (info.get("reverse") != note.reverse or not info.get("a"))):
+            continue
+        if model.get("id") not in models:
+            candidate = genanki.Model(model["id"], model["name"], fields=[{"name": n} for n in model["fields"]],
+                                      templates=model["templates"], css=model["css"],
+                                      model_type=genanki.Model.CLOZE if model["type"] == 1 else genanki.Model.FRONT_BACK)
+            try:
+                candidate.to_json(0, 0)  # genanki works out each template's required fields: may fail on odd ones
+            except Exception:
+                candidate = None
+            models[model["id"]] = candidate
+        if models[model["id"]] is not None:
+            found[note.guid] = (info, models[model["id"]])
+    return found
+
+
+def guid_of(note: Note) -> str:
+    """The note's Anki GUID: the one it came from Anki with, else prep/<id>."""
+    from prep.anki_import import PREP_GUID
+
+    return note.guid or PREP_GUID + (note.id or "")
+
+
+def anki_cards(notes: list[Note]) -> dict[tuple[str, int], str]:
+    """(note GUID, Anki card ordinal) → prep card id, for every card of `notes` as exported."""
+    found = {}
+    for note in notes:
+        for index, card in enumerate(decks.cards_of(note)):
+            found[(guid_of(note), card.cloze_number - 1 if card.cloze_number else index)] = card.id
+    return found
+
+
+def content_digest(anki_note) -> bytes:
+    """What Anki sees of a note (note type, fields, tags): its modification time changes only with this."""
+    parts = [str(anki_note.model.model_id), *anki_note.fields, " ".join(sorted(anki_note.tags))]
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).digest()
 
 
 def code_back(note: Note) -> str:
@@ -477,11 +557,12 @@ def code_back(note: Note) -> str:
 
 
 def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | None = None,
-           tag: str | None = None, progress=None, cache: Cache | None = None) -> ExportResult:
-    """Write the notes in scope to `out`; `when` becomes the notes' modification time.
+           tag: str | None = None, progress=None, cache: Cache | None = None, store=None) -> ExportResult:
+    """Write the notes in scope to `out`.
 
     `progress` is an optional (store, config) pair: the package then also carries scheduling and the
-    review log, for Anki's "import with scheduling".
+    review log, for Anki's "import with scheduling". With a `store` (or progress), each note's
+    modification time is the time its content last changed (Store.note_mods); without, it is `when`.
     """
     import genanki
 
@@ -497,21 +578,29 @@ def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | No
     fields = HtmlFields(cache)
     fields.prefill(notes)
     with tempfile.TemporaryDirectory(prefix="prep-media-") as staging:
-        package = _package_class()(list(groups.values()), models,
-                                   lambda note: build_note(note, models, media, fields), media, Path(staging))
+        mod_store = store if store is not None else progress[0] if progress is not None else None
+        mods = None
+        originals: dict[str, tuple[dict, object]] = {}
+        if mod_store is not None:
+            originals = original_types(mod_store.anki_types(), [n for n in notes if n.guid])
+
+            def mods(built: list) -> dict[str, int]:
+                return mod_store.note_mods({n.guid: content_digest(n) for n in built}, when)
+
+        def model_for(note: Note):
+            original = originals.get(note.guid) if note.guid else None
+            return original[1] if original else models[note.kind]
+
+        package = _package_class()(list(groups.values()), model_for,
+                                   lambda note: build_note(note, models, media, fields, originals.get(note.guid)),
+                                   media, Path(staging), mods)
         out.parent.mkdir(parents=True, exist_ok=True)
         with files.replacing(out) as partial:  # never a half-written package under the real name
             package.write_to_file(str(partial), timestamp=when.timestamp())
             fields.save()
             if progress is not None:
-                from prep.anki_import import PREP_GUID
                 from prep.anki_progress import add_progress
 
                 store, config = progress
-                card_for = {}
-                for note in notes:
-                    for index, card in enumerate(decks.cards_of(note)):
-                        ordinal = card.cloze_number - 1 if card.cloze_number else index
-                        card_for[(PREP_GUID + note.id, ordinal)] = card.id
-                add_progress(partial, store, card_for, when, config)
+                add_progress(partial, store, anki_cards(notes), when, config)
     return ExportResult(out, len(notes), card_count, len(media.names), len(groups))

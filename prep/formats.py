@@ -16,10 +16,12 @@ from prep.paths import display_path
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 TAG_PATTERN = re.compile(r"^[^\s\"]+$")
 CODE_CARD_FIELDS = ("stub", "solution", "tests", "hints", "time")
-CARD_FIELDS = ("id", "q", "a", "cloze", "extra", "tags", "reverse", "points") + CODE_CARD_FIELDS
+CARD_FIELDS = ("id", "q", "a", "cloze", "extra", "tags", "reverse", "points", "guid") + CODE_CARD_FIELDS
 FILE_FIELDS = ("deck", "tags", "cards")
 FRONT_MATTER_FIELDS = ("deck", "tags")
-META_FIELDS = ("id", "tags", "reverse")
+META_FIELDS = ("id", "tags", "reverse", "guid")
+# An Anki GUID kept from an import: printable ASCII, no spaces, nothing that ends a Markdown comment
+GUID_PATTERN = re.compile(r"^(?!.*-->)[!-~]{1,100}$")
 # Names people reach for; used only to suggest the right field in a message.
 FIELD_SYNONYMS = {"question": "q", "answer": "a", "front": "q", "back": "a", "text": "cloze",
                   "tag": "tags", "reversed": "reverse", "two_way": "reverse", "name": "deck",
@@ -197,6 +199,13 @@ class Parser:
                 self.problem(line, f"tag '{tag}' must be one word (no spaces or quotes)")
                 return None
         return items
+
+    def guid_from(self, value: yamlnodes.Value, line: int) -> str:
+        """An Anki GUID field (kept so a note imported from Anki goes back to Anki as the same note)."""
+        if value.kind != "scalar" or not isinstance(value.data, str) or not GUID_PATTERN.match(value.raw):
+            self.problem(line, "guid must be an Anki note GUID: up to 100 printable ASCII characters, no spaces")
+            return ""
+        return value.raw
 
     def finish_note(self, note: Note, line_of: dict[str, int]) -> None:
         """Validate one note's content and keep it if clean. `line_of` maps field → 1-based line."""
@@ -430,6 +439,8 @@ class YamlParser(Parser):
                 note.reverse = value.data is True
             elif value.kind != "scalar":
                 self.problem(key_line + 1, f"'{name}' must be text, not a {'list' if value.kind == 'seq' else 'mapping'}")
+            elif name == "guid":
+                note.guid = self.guid_from(value, key_line + 1)
             elif name == "id":
                 if value.data is None:
                     continue
@@ -600,6 +611,8 @@ class MarkdownParser(Parser):
                         self.seen_ids.append(value.raw)
                 elif name == "tags":
                     note.tags.extend(t for t in (self.tags_from(value, meta_line) or []) if t not in note.tags)
+                elif name == "guid":
+                    note.guid = self.guid_from(value, meta_line)
                 elif not isinstance(value.data, bool):
                     self.problem(meta_line, "reverse must be true or false")
                 else:

@@ -94,8 +94,17 @@ def _m004_review_mode_and_mocks(db: sqlite3.Connection) -> None:
         """)
 
 
+def _m005_anki_note_mods(db: sqlite3.Connection) -> None:
+    # When each exported note's content last changed, so Anki updates only the notes that changed; and
+    # the note type a note imported from Anki had, so the export gives it back in that type.
+    _run_script(db, """
+        CREATE TABLE anki_note_mods (guid TEXT PRIMARY KEY, digest BLOB NOT NULL, mod INTEGER NOT NULL);
+        CREATE TABLE anki_note_types (guid TEXT PRIMARY KEY, info TEXT NOT NULL);
+        """)
+
+
 MIGRATIONS: list[Migration] = [_m001_initial, _m002_review_kind_and_suspended, _m003_lapse_index,
-                               _m004_review_mode_and_mocks]
+                               _m004_review_mode_and_mocks, _m005_anki_note_mods]
 
 
 def current_version(db: sqlite3.Connection) -> int:

@@ -42,6 +42,7 @@ class Note:
     reverse: bool = False
     points: list[str] = field(default_factory=list)  # key points a good answer makes (a rubric)
     code: CodeSpec | None = None  # a coding card: `a` is then the reference solution as a code block
+    guid: str = ""  # the Anki GUID of a note imported from Anki (empty: prep/<id>)
 
     @property
     def kind(self) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from copy import copy
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from prep import clock
 from prep.config import Config
 
 if TYPE_CHECKING:
@@ -74,6 +76,39 @@ def moved(outcome: fsrs.Card, computed_at: datetime, when: datetime) -> fsrs.Car
     card = copy(outcome)
     card.due, card.last_review = whole_ms(when) + (outcome.due - whole_ms(computed_at)), whole_ms(when)
     return card
+
+
+def anki_review(scheduler: fsrs.Scheduler, config: Config, state: fsrs.Card | None, card_id: str, rating: int,
+                when: datetime) -> fsrs.Card:
+    """`review` as Anki would schedule it, for cards whose history comes from Anki: the memory state from
+    Anki's own FSRS engine (fsrs-rs) with days counted Anki's way (rollovers passed, not 24-hour
+    periods, which py-fsrs counts), and a review card due at the start of the day its interval ends.
+    The learning steps (state, step, learning due times) stay py-fsrs's."""
+    card = review(scheduler, state, card_id, rating, when)
+    import fsrs as py_fsrs
+    from fsrs_rs_python import MemoryState
+
+    memory = None
+    days = 0
+    if state is not None and state.stability is not None and state.difficulty is not None:
+        memory = MemoryState(state.stability, state.difficulty)
+        if state.last_review is not None:
+            days = max(0, clock.elapsed_days(state.last_review, when, config.day_starts_at))
+    chosen = getattr(_anki_engine(tuple(scheduler.parameters)).next_states(memory, config.desired_retention, days),
+                     RATINGS[rating].lower())
+    card.stability, card.difficulty = chosen.memory.stability, chosen.memory.difficulty
+    if card.state == py_fsrs.State.Review:
+        interval = min(max(1, round(chosen.interval)), config.maximum_interval)
+        card.due = clock.start_of(clock.review_date(when, config.day_starts_at) + timedelta(days=interval),
+                                  config.day_starts_at)
+    return card
+
+
+@functools.lru_cache(maxsize=4)
+def _anki_engine(parameters: tuple[float, ...]):
+    from fsrs_rs_python import FSRS
+
+    return FSRS(list(parameters))
 
 
 def format_interval(interval: timedelta) -> str:

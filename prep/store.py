@@ -335,6 +335,48 @@ class Store:
             return len(added)
 
     @_explained
+    def note_mods(self, digests: dict[str, bytes], when: datetime) -> dict[str, int]:
+        """Each exported note's modification time (epoch seconds): unchanged while its content digest is,
+        else `when`, and always after the one it had, so an edit exported in the same second as the
+        last export is still newer for Anki. A note seeded by an import adopts its Anki mod."""
+        now = int(when.timestamp())
+        mods: dict[str, int] = {}
+        with self._transaction():
+            known = {}
+            for guid in digests:
+                row = self.db.execute("SELECT digest, mod FROM anki_note_mods WHERE guid = ?", (guid,)).fetchone()
+                if row is not None:
+                    known[guid] = (bytes(row[0]), int(row[1]))
+            for guid, digest in digests.items():
+                old = known.get(guid)
+                if old is not None and (old[0] == digest or old[0] == b""):
+                    mods[guid] = old[1]
+                else:
+                    mods[guid] = max(now, old[1] + 1) if old is not None else now
+                if old is None or old != (digest, mods[guid]):
+                    self.db.execute("INSERT OR REPLACE INTO anki_note_mods (guid, digest, mod) VALUES (?, ?, ?)",
+                                    (guid, digest, mods[guid]))
+        return mods
+
+    @_explained
+    def seed_note_mods(self, mods: dict[str, int]) -> None:
+        """Record Anki's own mod for notes imported from Anki (kept by their first export), unless known."""
+        with self._transaction():
+            self.db.executemany("INSERT OR IGNORE INTO anki_note_mods (guid, digest, mod) VALUES (?, x'', ?)",
+                                list(mods.items()))
+
+    @_explained
+    def put_anki_types(self, infos: dict[str, str]) -> None:
+        """Remember the note type (JSON) each note imported from Anki had, by its GUID."""
+        with self._transaction():
+            self.db.executemany("INSERT OR REPLACE INTO anki_note_types (guid, info) VALUES (?, ?)", list(infos.items()))
+
+    @_explained
+    def anki_types(self) -> dict[str, str]:
+        """GUID → note type JSON, for every note imported from Anki."""
+        return dict(self.db.execute("SELECT guid, info FROM anki_note_types"))
+
+    @_explained
     def suspended(self) -> dict[str, str]:
         """Suspended card ids and why ('leech' or 'manual')."""
         return dict(self.db.execute("SELECT card_id, reason FROM suspended"))

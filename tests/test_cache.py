@@ -53,7 +53,7 @@ def test_problems_come_back_from_the_cache_with_lines(tmp_path: Path) -> None:
     first = load(root, cache).problems
     second = load(root, cache).problems
     assert [(p.line, p.message) for p in second] == [(p.line, p.message) for p in first] == [
-        (3, "unknown field 'qestion' (did you mean 'q'?); allowed: id, q, a, cloze, extra, tags, reverse, points, stub, solution, tests, hints, time")]
+        (3, "unknown field 'qestion' (did you mean 'q'?); allowed: id, q, a, cloze, extra, tags, reverse, points, guid, stub, solution, tests, hints, time")]
 
 
 def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def test_problems_are_listed_then_summarised_with_exit_1(decks_dir: Path) -> Non
     result = run("check")
     assert result.exit_code == 1
     assert result.output == (
-        "decks/bad.yaml:3: unknown field 'qestion' (did you mean 'q'?); allowed: id, q, a, cloze, extra, tags, reverse, points, stub, solution, tests, hints, time\n"
+        "decks/bad.yaml:3: unknown field 'qestion' (did you mean 'q'?); allowed: id, q, a, cloze, extra, tags, reverse, points, guid, stub, solution, tests, hints, time\n"
         "decks/bad.yaml:5: missing or empty answer (a)\n"
         "2 problems in 1 of 3 files; 6 notes are fine.\n"
     )

@@ -75,7 +75,7 @@ BAD_DECKS = [
     ("syntax.yaml", "cards:\n  - id: a\n    q: [unclosed\n",
      "syntax.yaml:4: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence)"),
     ("typo.yaml", "cards:\n  - id: a\n    qestion: What?\n    a: This.\n",
-     "typo.yaml:3: unknown field 'qestion' (did you mean 'q'?); allowed: id, q, a, cloze, extra, tags, reverse, points, stub, solution, tests, hints, time"),
+     "typo.yaml:3: unknown field 'qestion' (did you mean 'q'?); allowed: id, q, a, cloze, extra, tags, reverse, points, guid, stub, solution, tests, hints, time"),
     ("filefield.yaml", "tag: [x]\ncards:\n  - {id: a, q: Q, a: A}\n",
      "filefield.yaml:1: unknown field 'tag' (did you mean 'tags'?); allowed: deck, tags, cards"),
     ("noanswer.yaml", "cards:\n  - id: a\n    q: What?\n",
@@ -116,7 +116,7 @@ BAD_DECKS = [
     ("front.md", "---\ndeck: [a\n---\nQ: x\nA: y\n",
      "front.md:3: front matter: YAML syntax error: did not find expected ',' or ']' (while parsing a flow sequence)"),
     ("meta.md", "<!-- id: a, tagz: [x] -->\nQ: x\nA: y\n",
-     "meta.md:1: unknown field 'tagz' (did you mean 'tags'?); allowed: id, tags, reverse"),
+     "meta.md:1: unknown field 'tagz' (did you mean 'tags'?); allowed: id, tags, reverse, guid"),
     ("noanswer.md", "<!-- id: a -->\nQ: x\n",
      "noanswer.md:2: question without an answer (add an A: line)"),
     ("stray.md", "<!-- id: a -->\nQ: x\nA: y\n\n---\nforgot the Q\n",
@@ -365,3 +365,16 @@ def test_unknown_or_ambiguous_deck_is_an_error_naming_close_decks(tmp_path: Path
         found.resolve_deck("mathh")
     with pytest.raises(decks.UnknownDeck, match="no deck matches --deck 'cs::zzz'"):
         found.cards_in_scope("cs::zzz")
+
+
+def test_an_anki_guid_is_kept_in_both_formats_and_validated(tmp_path: Path) -> None:
+    root = tmp_path / "decks"
+    root.mkdir()
+    (root / "a.yaml").write_text("cards:\n  - id: anki-1\n    q: Q?\n    a: A.\n    guid: \"o#Xk/4'B`|<>\"\n"
+                                 "  - id: anki-2\n    q: Q2?\n    a: A2.\n    guid: has space\n", encoding="utf-8")
+    (root / "b.md").write_text("<!-- id: anki-3, guid: \"e\\\\x\" -->\nQ: Third?\nA: Yes.\n", encoding="utf-8")
+    loaded = decks.load(root)
+    assert {n.id: n.guid for n in loaded.notes} == {"anki-1": "o#Xk/4'B`|<>", "anki-3": "e\\x"}
+    assert [str(p) for p in loaded.problems] == [
+        f"{paths.display_path(root / 'a.yaml')}:9: guid must be an Anki note GUID: up to 100 printable ASCII "
+        "characters, no spaces"]

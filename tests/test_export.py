@@ -125,3 +125,60 @@ def test_a_coding_card_is_a_basic_note_with_solution_and_tests_on_the_back(tmp_p
     assert spec.hints == ("Use +.", "Really: +.") and spec.time == 3.0
     assert code_from_field(back.replace("<!--prep-code:", "<!--prep-code:!!")) is None
     assert code_from_field("<!--prep-code:bm90IGpzb24=-->") is None
+
+
+def import_log(collection_path: Path, package: Path):
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    col = Collection(str(collection_path))
+    try:
+        return col.import_anki_package(ImportAnkiPackageRequest(
+            package_path=str(package), options=ImportAnkiPackageOptions(with_scheduling=False))).log
+    finally:
+        col.close()
+
+
+def test_only_the_edited_note_is_updated_and_edits_made_in_anki_stay(decks_dir: Path, tmp_path: Path) -> None:
+    """A note's mod time is when its content changed: an edit exported in the same second as the last
+    export updates exactly that note, and a note edited in Anki since keeps Anki's edit."""
+    from anki.collection import Collection
+
+    first, second = tmp_path / "1.apkg", tmp_path / "2.apkg"
+    collection = tmp_path / "col.anki2"
+    now = "2026-03-02T10:00:00Z"
+    export(decks_dir, first, now)
+    assert len(import_log(collection, first).new) == 6
+    col = Collection(str(collection))
+    try:
+        by_guid = {col.get_note(n).guid: col.get_note(n) for n in col.find_notes("")}
+        overfitting = by_guid["prep/ml-overfitting"]
+        overfitting.fields[1] = "edited in Anki"
+        col.update_note(overfitting)
+    finally:
+        col.close()
+    deck = decks_dir / "math" / "probability.yaml"
+    deck.write_text(deck.read_text(encoding="utf-8").replace("State Bayes' rule.", "State Bayes' theorem."),
+                    encoding="utf-8")
+    export(decks_dir, second, now)  # the same second as the first export
+    log = import_log(collection, second)
+    assert [SOURCE.sub("", entry.fields[0]) for entry in log.updated] == ["State Bayes' theorem."]
+    assert len(log.new) == 0
+    col = Collection(str(collection))
+    try:
+        kept = {col.get_note(n).guid: col.get_note(n) for n in col.find_notes("")}["prep/ml-overfitting"]
+        assert kept.fields[1] == "edited in Anki"
+    finally:
+        col.close()
+    third = tmp_path / "3.apkg"
+    export(decks_dir, third, "2026-03-05T10:00:00Z")  # nothing changed: nothing updated, days later
+    assert len(import_log(collection, third).updated) == 0
+
+
+def test_code_blocks_are_dark_in_night_mode() -> None:
+    from prep import export as exporter
+
+    css = exporter._models()["basic"].css
+    night = [line for line in css.splitlines() if re.match(r"\.nightMode \.highlight\s*,", line)]
+    assert night and ".night_mode .highlight" in night[0]
+    assert "background: #272822" in night[0]  # monokai's background, after the light style so it wins
+    assert css.index(".nightMode .highlight") > css.index(".highlight {")

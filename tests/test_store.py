@@ -80,3 +80,19 @@ def test_schema_1_database_migrates_and_keeps_its_log(tmp_path: Path) -> None:
         assert store.db.execute("SELECT card_id, rating, kind_before FROM reviews ORDER BY id").fetchall() == [
             ("a", 1, 2), ("a", 3, None)]
         assert store.suspended() == {}
+
+
+def test_note_mods_change_only_with_content_and_always_move_forward(tmp_path: Path) -> None:
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    with Store(tmp_path / "prep.db") as store:
+        first = store.note_mods({"prep/a": b"one", "prep/b": b"two"}, now)
+        assert first == {"prep/a": int(now.timestamp()), "prep/b": int(now.timestamp())}
+        later = now + timedelta(days=3)
+        assert store.note_mods({"prep/a": b"one", "prep/b": b"two"}, later) == first  # unchanged: kept
+        same_second = store.note_mods({"prep/a": b"one", "prep/b": b"TWO"}, now)  # edited, same second
+        assert same_second == {"prep/a": first["prep/a"], "prep/b": first["prep/b"] + 1}
+        assert store.note_mods({"prep/b": b"TWO!"}, later) == {"prep/b": int(later.timestamp())}
+        store.seed_note_mods({"anki-guid": 1_700_000_000, "prep/a": 5})  # from an import; known GUIDs kept
+        assert store.note_mods({"anki-guid": b"x", "prep/a": b"one"}, later) == {
+            "anki-guid": 1_700_000_000, "prep/a": first["prep/a"]}
+        assert store.note_mods({"anki-guid": b"y"}, later) == {"anki-guid": int(later.timestamp())}
