@@ -118,19 +118,32 @@ def _validate(config: Config) -> None:
 
 
 def save_settings(path: Path, **settings: Any) -> None:
-    """Set some settings in the config file, keeping the others (written atomically)."""
-    import yaml
+    """Set some settings in the config file, keeping the others, their order and the user's comments
+    (a round-trip YAML edit, written atomically). A file that is not a mapping is refused, not replaced."""
+    import io
+
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
 
     from prep import files
 
-    values: dict[str, Any] = {}
+    yaml = YAML()  # round-trip: comments, order and quoting kept
+    values: Any = None
     if path.is_file():
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if isinstance(loaded, dict):
-            values = loaded
-    values.update(settings)
+        try:
+            values = yaml.load(path.read_text(encoding="utf-8"))
+        except YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML, so it was left as it is: {error}") from None
+        if values is not None and not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected settings as 'name: value' lines; left as it is")
+    if values is None:
+        values = {}
+    for name, value in settings.items():
+        values[name] = value
+    out = io.StringIO()
+    yaml.dump(values, out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    files.write_text(path, yaml.safe_dump(values, sort_keys=False))
+    files.write_text(path, out.getvalue())
 
 
 def as_dict(config: Config) -> dict[str, Any]:
