@@ -31,13 +31,17 @@ MAX_ENTRIES = 100_000
 COLLECTION_NAMES = ("collection.anki21b", "collection.anki21", "collection.anki2")
 PREP_GUID = "prep/"  # GUIDs of notes exported by prep carry the card id: prep/<id>
 SOURCE_MARK = re.compile(r"<!--prep-src:([0-9a-f]{16}):([A-Za-z0-9+/=]*)-->")
-MATH_PATTERNS = [  # (regex on field HTML, display?)
-    (re.compile(r"\\\((.+?)\\\)", re.S), False),
-    (re.compile(r"\\\[(.+?)\\\]", re.S), True),
-    (re.compile(r"\[\$\](.+?)\[/\$\]", re.S), False),
-    (re.compile(r"\[\$\$\](.+?)\[/\$\$\]", re.S), True),
-    (re.compile(r"\[latex\](.+?)\[/latex\]", re.S), True),
+# (regex on field HTML, display?). A body never contains its own opening delimiter: an opening
+# without a close then fails at the next opening instead of searching on to the end (quadratic).
+MATH_PATTERNS = [
+    (re.compile(r"\\\(((?:[^\\]|\\(?!\())+?)\\\)"), False),
+    (re.compile(r"\\\[((?:[^\\]|\\(?!\[))+?)\\\]"), True),
+    (re.compile(r"\[\$\]((?:[^\[]|\[(?!\$\]))+?)\[/\$\]"), False),
+    (re.compile(r"\[\$\$\]((?:[^\[]|\[(?!\$\$\]))+?)\[/\$\$\]"), True),
+    (re.compile(r"\[latex\]((?:[^\[]|\[(?!latex\]))+?)\[/latex\]"), True),
 ]
+IMAGE_TAG = re.compile(formats.IMAGE_HTML.pattern + r"[^<>]*>", re.IGNORECASE)
+TAG = re.compile(r"<[^<>]+>")
 
 
 class AnkiImportError(PrepError):
@@ -200,7 +204,7 @@ def html_to_markdown(field_html: str, media: "MediaCopier", warnings: list[str],
         if hashlib.blake2b(rest.encode(), digest_size=8).hexdigest() == mark.group(1):
             source = base64.b64decode(mark.group(2)).decode()
             # images: the source names them by their path, the HTML by their packed name, in the same order
-            packed = re.findall(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", rest, flags=re.I)
+            packed = [m.group(1) for m in formats.IMAGE_HTML.finditer(rest)]
             for reference, name in zip(formats.image_paths(source), packed):
                 media.copy_as(html.unescape(name), reference, warnings, where)
             return source
@@ -212,7 +216,7 @@ def html_to_markdown(field_html: str, media: "MediaCopier", warnings: list[str],
     def keep_math(display: bool):
         def replace(match: re.Match[str]) -> str:
             body = html.unescape(re.sub(r"<br\s*/?>", "\n", match.group(1)))
-            body = re.sub(r"<[^>]+>", "", body).strip()
+            body = TAG.sub("", body).strip()
             maths.append(f"$${body}$$" if display else f"${body}$")
             return f"PREPMATH{len(maths) - 1}X"
         return replace
@@ -221,13 +225,14 @@ def html_to_markdown(field_html: str, media: "MediaCopier", warnings: list[str],
     for pattern, display in MATH_PATTERNS:
         text = pattern.sub(keep_math(display), text)
     text = text.replace("$", "PREPDOLLARX")
-    text = re.sub(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"'][^>]*>",
-                  lambda m: media.image(html.unescape(m.group(1)), warnings, where), text, flags=re.I)
+    text = IMAGE_TAG.sub(lambda m: media.image(html.unescape(m.group(1)), warnings, where), text)
+    text = formats.UNCLOSED_TAG.sub(lambda m: "&lt;" if m.group(1) else m.group(0), text)  # linear parse
     converted = markdownify(text, heading_style="ATX", bullets="-", escape_misc=True,
                             code_language_callback=_code_language)
     converted = converted.replace("\xa0", " ").replace("PREPDOLLARX", "\\$")
     converted = re.sub(r"PREPMATH(\d+)X", lambda m: maths[int(m.group(1))], converted)
-    converted = re.sub(r"[ \t]+\n", "\n", converted)
+    # per line: `[ \t]+\n` would rescan a long run of spaces from each of its characters
+    converted = "\n".join(line.rstrip(" \t") for line in converted.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", converted).strip()
 
 

@@ -318,10 +318,20 @@ def markdown_to_html(text: str) -> str:
     Building the document tree costs about 0.2 ms a field; most answers are plain sentences, maybe
     with `code`, whose HTML is known in advance (a test checks the shortcut against Python-Markdown).
     """
+    mark = ""
+    if "<" in text and formats.UNCLOSED_TAG.search(text):
+        # a placeholder for each `<` that cannot open a tag, `&lt;` in the HTML: text in a paragraph
+        # and in a code block alike, and Python-Markdown's HTML scan stays linear (formats.UNCLOSED_TAG).
+        # One character, from the private use area, so that tabs still expand to the same columns.
+        mark = next((chr(code) for code in range(0xE000, 0xF900) if chr(code) not in text), "")
+        if mark:
+            text = formats.UNCLOSED_TAG.sub(lambda m: mark if m.group(1) else m.group(0), text)
     paragraphs = _plain_paragraphs(text)
     if paragraphs is not None:
-        return "\n".join(f"<p>{body}</p>" for body in paragraphs)
-    return _markdown().reset().convert(text)
+        rendered = "\n".join(f"<p>{body}</p>" for body in paragraphs)
+    else:
+        rendered = _markdown().reset().convert(text)
+    return rendered.replace(mark, "&lt;") if mark else rendered
 
 
 def _plain_paragraphs(text: str) -> list[str] | None:

@@ -25,11 +25,20 @@ FIELD_SYNONYMS = {"question": "q", "answer": "a", "front": "q", "back": "a", "te
 ACRONYMS = {"ml", "nlp", "llm", "llms", "rl", "cs", "sql", "svm", "pca", "gpu", "cnn", "rnn", "ai",
             "ab", "api", "mlops", "cv", "em", "gmm", "knn", "sgd", "lora", "rag", "dpo", "rlhf"}
 
-IMAGE_MARKDOWN = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
-IMAGE_HTML = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
-META_COMMENT = re.compile(r"^<!--\s*([A-Za-z_][\w-]*\s*:.*?)\s*-->\s*$")
+# Neither the alt text, the path nor an <img> tag's attributes may contain the characters that start
+# another reference: a match that fails then stops at the next start, and a scan is linear in the text
+# (`[^>]*` could run on to the end from every `<img` of a field that never closes its tags).
+IMAGE_MARKDOWN = re.compile(r"!\[[^\[\]]*\]\(\s*<?([^)\s<>\[\]]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
+IMAGE_HTML = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']([^\"'<>]+)[\"']", re.IGNORECASE)
+# A `<` starting a tag that no `>` closes before the next `<` (an HTML comment is taken whole, if it closes): Python's
+# HTML parser, under both Python-Markdown and markdownify, retries such a tag from each one to the end
+# of the text (quadratic), and shows it as text anyway. Group 1 is set for those `<`s.
+UNCLOSED_TAG = re.compile(r"<!--(?:(?!<!--).)*?-->|(<)(?=[A-Za-z/!?][^<>]*(?:<|\Z))", re.S)
+# greedy up to the last `-->` (a lazy `.*?` retries the trailing `\s*` at every character: quadratic)
+META_COMMENT = re.compile(r"^<!--\s*([A-Za-z_][\w-]*\s*:.*)-->\s*$")
 FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra):(?: |$)")
 FENCE_OPEN = mathtext.FENCE_OPEN
+MISSING_ID = "missing id (run 'prep check --fix' to add one)"
 
 
 def deck_name_for(path: Path, root: Path) -> str:
@@ -150,7 +159,7 @@ class Parser:
         before = len(self.problems)
         card_line = note.line
         if note.id is None:
-            self.problem(card_line, "missing id (run 'prep check --fix' to add one)")
+            self.problem(card_line, MISSING_ID)
         elif not ID_PATTERN.match(note.id):
             self.problem(line_of.get("id", card_line),
                          f"bad id '{note.id}': use letters, digits, '-', '_' or '.' (at most 100)")
@@ -193,8 +202,10 @@ class Parser:
             if segment.kind != "text":
                 continue
             for pattern in (IMAGE_MARKDOWN, IMAGE_HTML):
+                line, counted = field_line + segment.line, 0  # counted on from the last match: linear
                 for match in pattern.finditer(segment.source):
-                    line = field_line + segment.line + segment.source.count("\n", 0, match.start())
+                    line += segment.source.count("\n", counted, match.start())
+                    counted = match.start()
                     problem = image_problem(match.group(1), self.path, self.root)
                     if problem:
                         self.problem(line, problem)
@@ -347,7 +358,7 @@ class MarkdownParser(Parser):
             if meta:
                 drop_pending()
                 current = None
-                pending_meta = (number, meta.group(1))
+                pending_meta = (number, meta.group(1).rstrip())
                 continue
             field_match = FIELD_LINE.match(line)
             if field_match:
