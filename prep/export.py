@@ -312,6 +312,11 @@ CODE_SPANS = re.compile(CODE_SPAN)
 BLOCK_START = re.compile(r"^\s*(?:[-+*>#=]|\d+[.)]\s|$)|^\s{4}|\s{2}$")
 
 
+# A few unclosed tags cost Python-Markdown a rescan each and are left to it (its output, quirks and all,
+# as a test checks); beyond this many they are made text first.
+UNCLOSED_TAGS_KEPT = 16
+
+
 def markdown_to_html(text: str) -> str:
     """Python-Markdown's HTML for `text`, skipping the converter for plain paragraphs.
 
@@ -319,7 +324,7 @@ def markdown_to_html(text: str) -> str:
     with `code`, whose HTML is known in advance (a test checks the shortcut against Python-Markdown).
     """
     mark = ""
-    if "<" in text and formats.UNCLOSED_TAG.search(text):
+    if "<" in text and sum(1 for m in formats.UNCLOSED_TAG.finditer(text) if m.group(1)) > UNCLOSED_TAGS_KEPT:
         # a placeholder for each `<` that cannot open a tag, `&lt;` in the HTML: text in a paragraph
         # and in a code block alike, and Python-Markdown's HTML scan stays linear (formats.UNCLOSED_TAG).
         # One character, from the private use area, so that tabs still expand to the same columns.

@@ -33,7 +33,7 @@ IMAGE_HTML = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']([^\"'<>]+)[\"']", re.IG
 # A `<` starting a tag that no `>` closes before the next `<` (an HTML comment is taken whole, if it closes): Python's
 # HTML parser, under both Python-Markdown and markdownify, retries such a tag from each one to the end
 # of the text (quadratic), and shows it as text anyway. Group 1 is set for those `<`s.
-UNCLOSED_TAG = re.compile(r"<!--(?:(?!<!--).)*?-->|(<)(?=[A-Za-z/!?][^<>]*(?:<|\Z))", re.S)
+UNCLOSED_TAG = re.compile(r"<!--(?:(?!<!--).)*?-->|(<)(?=[A-Za-z][^<>]*(?:<|\Z))", re.S)
 # greedy up to the last `-->` (a lazy `.*?` retries the trailing `\s*` at every character: quadratic)
 META_COMMENT = re.compile(r"^<!--\s*([A-Za-z_][\w-]*\s*:.*)-->\s*$")
 FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra):(?: |$)")
