@@ -92,7 +92,8 @@ def fix_ids(root: Path, files: list[Path], taken: set[str]) -> FixReport:
         if not edits:
             continue
         accepted = edits if _verified(parser, text, edits) else _verified_one_by_one(parser, text, edits)
-        report.refused.extend(Refused(path, _card_line(parser, edit)) for edit in edits if edit not in accepted)
+        report.refused.extend(Refused(path, _moved(_card_line(parser, edit), accepted))
+                              for edit in edits if edit not in accepted)
         if not accepted:
             continue
         new_text = _apply(text, accepted)
@@ -104,7 +105,7 @@ def fix_ids(root: Path, files: list[Path], taken: set[str]) -> FixReport:
 
 
 # the value of an id key that is null: `~`, `null`, `!!null ''`, nothing; the key may be quoted
-NULL_ID = re.compile(r"""(?:"id"|'id'|id)[ \t]*:(?P<value>[ \t]*(?:!!null(?:[ \t]+(?:''|""))?|~|null|Null|NULL)?)"""
+NULL_ID = re.compile(r"""(?:"id"|'id'|id)[ \t]*:(?P<value>(?:[ \t]*(?:!!null(?:[ \t]+(?:''|""))?|~|null|Null|NULL))?)"""
                      r"""(?=[ \t]*(?:#.*|,.*|\}.*)?$)""")
 
 
@@ -176,6 +177,11 @@ def _new_lines(edits: list[Edit]) -> list[tuple[Edit, int]]:
         out.append((edit, edit.line + inserted + 1))
         inserted += edit.kind in ("block", "insert")
     return out
+
+
+def _moved(line: int, edits: list[Edit]) -> int:
+    """A 1-based line of the old text as a line of the new one."""
+    return line + sum(1 for edit in edits if edit.kind in ("block", "insert") and edit.line < line - 1)
 
 
 def _card_line(parser: formats.Parser, edit: Edit) -> int:

@@ -39,6 +39,10 @@ META_COMMENT = re.compile(r"^<!--\s*([A-Za-z_][\w-]*\s*:.*)-->\s*$")
 FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra):(?: |$)")
 FENCE_OPEN = mathtext.FENCE_OPEN
 MISSING_ID = "missing id (run 'prep check --fix' to add one)"
+# Size limits (docs/authoring.md): far above any real card, low enough that no file or field can make
+# `check`, `export` or `import` slow (every scanner is linear, but the libraries they call are not all).
+MAX_FIELD_BYTES = 100_000
+MAX_FILE_BYTES = 2_000_000
 
 
 def deck_name_for(path: Path, root: Path) -> str:
@@ -90,6 +94,9 @@ def parse_file(path: Path, root: Path) -> Parsed:
 def parse_bytes(path: Path, root: Path, data: bytes) -> Parsed:
     """Parse the bytes of the deck file at `path` (YAML or Markdown by its suffix)."""
     shown = display_path(path)
+    if len(data) > MAX_FILE_BYTES:
+        return Parsed([], [Problem(shown, 1, f"deck file is {_size(len(data))}, over the limit of "
+                                             f"{_size(MAX_FILE_BYTES)}: split it into several files")], [])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -183,6 +190,11 @@ class Parser:
             text = getattr(note, name)
             if not text:
                 continue
+            size = len(text) if len(text) * 4 <= MAX_FIELD_BYTES else len(text.encode("utf-8", "surrogatepass"))
+            if size > MAX_FIELD_BYTES:
+                self.problem(line_of.get(name, card_line),
+                             f"'{name}' is {_size(size)}, over the limit of {_size(MAX_FIELD_BYTES)} a field may hold")
+                continue
             names_images = "<img" in text or "![" in text
             if "$" not in text and not names_images:
                 continue  # splitting can only find a math problem where there is a `$`
@@ -209,6 +221,10 @@ class Parser:
                     problem = image_problem(match.group(1), self.path, self.root)
                     if problem:
                         self.problem(line, problem)
+
+
+def _size(count: int) -> str:
+    return f"{count:,} bytes"
 
 
 def image_problem(reference: str, deck_file: Path, root: Path) -> str | None:
