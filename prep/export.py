@@ -198,7 +198,7 @@ def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
             maths.append(f"\\({body}\\)" if segment.kind == "math" else f"\\[{body}\\]")
             pieces.append(f"{mark}{len(maths) - 1}X")
         elif segment.kind == "text":
-            pieces.append(_rewrite_images(segment.source, deck_file, media))
+            pieces.append(rewrite_images(segment.source, deck_file, media))
         else:
             pieces.append(segment.source)
     fences = [index for index, segment in enumerate(segments) if segment.kind == "fence"]
@@ -324,13 +324,13 @@ def markdown_to_html(text: str) -> str:
     with `code`, whose HTML is known in advance (a test checks the shortcut against Python-Markdown).
     """
     mark = ""
-    if "<" in text and sum(1 for m in formats.UNCLOSED_TAG.finditer(text) if m.group(1)) > UNCLOSED_TAGS_KEPT:
+    if "<" in text and sum(1 for m in formats.UNCLOSED_TAG.finditer(text) if m.group(2)) > UNCLOSED_TAGS_KEPT:
         # a placeholder for each `<` that cannot open a tag, `&lt;` in the HTML: text in a paragraph
         # and in a code block alike, and Python-Markdown's HTML scan stays linear (formats.UNCLOSED_TAG).
         # One character, from the private use area, so that tabs still expand to the same columns.
         mark = next((chr(code) for code in range(0xE000, 0xF900) if chr(code) not in text), "")
         if mark:
-            text = formats.UNCLOSED_TAG.sub(lambda m: mark if m.group(1) else m.group(0), text)
+            text = formats.UNCLOSED_TAG.sub(lambda m: mark if m.group(2) else m.group(0), text)
     paragraphs = _plain_paragraphs(text)
     if paragraphs is not None:
         rendered = "\n".join(f"<p>{body}</p>" for body in paragraphs)
@@ -357,7 +357,8 @@ def _code_html(match: re.Match[str]) -> str:
     return "<code>" + html.escape(match.group(1).strip(), quote=False) + "</code>"
 
 
-def _rewrite_images(text: str, deck_file: Path, media: MediaSet) -> str:
+def rewrite_images(text: str, deck_file: Path, media: MediaSet) -> str:
+    """Markdown text with each image reference naming its packed file."""
     if "![" not in text and "<" not in text:
         return text  # neither pattern can match: skip two regex scans on most text
     def replace(match: re.Match[str]) -> str:

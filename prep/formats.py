@@ -30,10 +30,10 @@ ACRONYMS = {"ml", "nlp", "llm", "llms", "rl", "cs", "sql", "svm", "pca", "gpu", 
 # (`[^>]*` could run on to the end from every `<img` of a field that never closes its tags).
 IMAGE_MARKDOWN = re.compile(r"!\[[^\[\]]*\]\(\s*<?([^)\s<>\[\]]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
 IMAGE_HTML = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']([^\"'<>]+)[\"']", re.IGNORECASE)
-# A `<` starting a tag that no `>` closes before the next `<` (an HTML comment is taken whole, if it closes): Python's
-# HTML parser, under both Python-Markdown and markdownify, retries such a tag from each one to the end
-# of the text (quadratic), and shows it as text anyway. Group 1 is set for those `<`s.
-UNCLOSED_TAG = re.compile(r"<!--(?:(?!<!--).)*?-->|(<)(?=[A-Za-z][^<>]*(?:<|\Z))", re.S)
+# A `<` that no `>` closes before the next `<`, or a `<!--` that no `-->` closes before the next one
+# (group 1; group 2 when a letter follows, as in a tag): Python's HTML parser, under Python-Markdown
+# and markdownify, retries such a tag or comment from each one to the end of the text (quadratic).
+UNCLOSED_TAG = re.compile(r"<!--(?:(?!<!--).)*?-->|(<)(?:(?=!--)|(?=([A-Za-z])?[^<>]*(?:<|\Z)))", re.S)
 # greedy up to the last `-->` (a lazy `.*?` retries the trailing `\s*` at every character: quadratic)
 META_COMMENT = re.compile(r"^<!--\s*([A-Za-z_][\w-]*\s*:.*)-->\s*$")
 FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra):(?: |$)")
