@@ -254,3 +254,19 @@ def test_other_note_types_are_mapped_field_by_field_with_a_warning(tmp_path: Pat
     imported = decks.load(tmp_path / "decks").notes
     # question and answer follow the card template, not field positions
     assert [(n.q, n.a) for n in imported] == [("gradient", "vector of partial derivatives\n\n**hint:** calculus")]
+
+
+def test_a_note_with_a_field_over_the_size_limit_is_skipped_with_a_warning(tmp_path: Path, isolated: Path) -> None:
+    from anki.collection import Collection
+
+    col = Collection(str(tmp_path / "big.anki2"))
+    for front, back in (("Small?", "Yes."), ("Big?", "x" * 100_001)):
+        note = col.new_note(col.models.by_name("Basic"))
+        note["Front"], note["Back"] = front, back
+        col.add_note(note, col.decks.id("Sizes"))
+    col.close()
+    package = export_package(tmp_path / "big.anki2", tmp_path / "big.apkg")
+    result = run("import", str(package), "--into", str(tmp_path / "decks"))
+    assert result.exit_code == 0, result.output
+    assert "over the limit of 100,000 bytes a field may hold; skipped" in result.output
+    assert [n.q for n in decks.load(tmp_path / "decks").notes] == ["Small?"]
