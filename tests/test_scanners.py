@@ -25,9 +25,9 @@ CASES = {
     "terminal": ["<img ", "\\(", "`"],  # render: escapes for the terminal
     "import": ["<img ", "\\(", "[$]", "\\[", "[$$]", "[latex]", "<!--", "<a", " \n"],  # anki_import
     "images": ["<img ", "![", "![](a", "<img src=\"a"],  # export: image references to packed names
-    # export: Markdown to HTML. Not `[`, `![` or `\\(`: Python-Markdown itself is quadratic in
-    # unmatched brackets and in inline matches per paragraph (the 100 KB field limit bounds it).
-    "export": ["<img ", "$", "[$]", "<!--", "<a"],
+    # export: Markdown to HTML. Not `\\(` or `![](a`: Python-Markdown itself is quadratic in the inline
+    # matches of a paragraph (each rebuilds its text) and in a link's unclosed `(`; the field limit bounds it.
+    "export": ["<img ", "$", "[$]", "<!--", "<a", "[", "![", "[[]]"],
 }
 
 
