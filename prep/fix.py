@@ -42,6 +42,8 @@ class Refused:
 
 @dataclass
 class FixReport:
+    """What `fix_ids` did: the ids written, and the cards it left alone."""
+
     fixed: list[FixedId]
     refused: list[Refused]
 
