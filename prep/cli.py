@@ -150,10 +150,12 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
             # only files with problems can lack an id; unchanged files come from the cache when loaded again
             with_problems = {found.files[p.file] for p in found.raw_problems}
             files = [f for t in targets for f in decks.find_deck_files(t) if f in with_problems]
-            fixed_ids = fixer.fix_ids(root, files, found.ids_in_use())
-            for fixed in fixed_ids:
+            report = fixer.fix_ids(root, files, found.ids_in_use())
+            for fixed in report.fixed:
                 click.echo(sanitize.visible(f"{where.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'"))
-            if fixed_ids:
+            for refused in report.refused:  # its card still lacks an id: a problem, so check exits 1
+                click.echo(sanitize.visible(f"{where.display_path(refused.path)}:{refused.line}: could not add an id here; add one by hand"))
+            if report.fixed:
                 found = decks.load(root, cache)
     problems, files, card_count = found.problems, found.files, len(found.note_ids)
     if paths:  # report only on the given files, though duplicates are judged against all decks

@@ -208,7 +208,7 @@ def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
                 maths.append(inert(html.escape(segment.source)))
             pieces.append(f"{mark}{len(maths) - 1}X")
         elif segment.kind == "text":
-            pieces.append(_rewrite_images(segment.source, deck_file, media))
+            pieces.append(rewrite_images(segment.source, deck_file, media))
         else:
             pieces.append(segment.source)
     fences = [index for index, segment in enumerate(segments) if segment.kind == "fence"]
@@ -336,16 +336,73 @@ CODE_SPANS = re.compile(CODE_SPAN)
 BLOCK_START = re.compile(r"^\s*(?:[-+*>#=]|\d+[.)]\s|$)|^\s{4}|\s{2}$")
 
 
+# A few unclosed tags or stray brackets cost Python-Markdown a rescan of the field each and are left to
+# it (its output, quirks and all, as a test checks); beyond this many they are made text first.
+RESCANS_KEPT = 16
+BRACKETS_NESTED = 16  # deeper brackets cost a rescan each too: Python-Markdown matches each `[` anew
+BRACKET = re.compile(r"\\.|[\[\]]", re.S)  # an escaped bracket is text to Python-Markdown
+
+
 def markdown_to_html(text: str) -> str:
     """Python-Markdown's HTML for `text`, skipping the converter for plain paragraphs.
 
     Building the document tree costs about 0.2 ms a field; most answers are plain sentences, maybe
     with `code`, whose HTML is known in advance (a test checks the shortcut against Python-Markdown).
     """
+    text, restore = _defuse(text)
     paragraphs = _plain_paragraphs(text)
     if paragraphs is not None:
-        return "\n".join(f"<p>{body}</p>" for body in paragraphs)
-    return _markdown().reset().convert(text)
+        rendered = "\n".join(f"<p>{body}</p>" for body in paragraphs)
+    else:
+        rendered = _markdown().reset().convert(text)
+    for mark, html_text in restore:
+        rendered = rendered.replace(mark, html_text)
+    return rendered
+
+
+def _defuse(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """`text` with the characters Python-Markdown would rescan the rest of the field from, when there are
+    many (unclosed tags: formats.UNCLOSED_TAG; unmatched or deeply nested brackets), each swapped for a
+    placeholder; and the (placeholder, HTML) pairs to put back. A placeholder is one character from the
+    private use area (tabs still expand to the same columns) and comes back as text, in a paragraph and
+    in a code block alike."""
+    where: dict[str, list[int]] = {}
+    if "<" in text:
+        tags = [m.start(1) for m in formats.UNCLOSED_TAG.finditer(text) if m.group(2)]
+        if len(tags) > RESCANS_KEPT:
+            where["&lt;"] = tags
+    if "[" in text:
+        opens, closes = _stray_brackets(text)
+        if len(opens) + len(closes) > RESCANS_KEPT:
+            where["["], where["]"] = opens, closes
+    if not where:
+        return text, []
+    free = (chr(code) for code in range(0xE000, 0xF900) if chr(code) not in text)
+    chars, restore = list(text), []
+    for html_text, positions in where.items():
+        mark = next(free, "")
+        if not mark:
+            return text, []
+        for position in positions:
+            chars[position] = mark
+        restore.append((mark, html_text))
+    return "".join(chars), restore
+
+
+def _stray_brackets(text: str) -> tuple[list[int], list[int]]:
+    """Positions of each `[` no `]` closes, and of the brackets nested deeper than BRACKETS_NESTED."""
+    stack: list[int] = []
+    opens: list[int] = []
+    closes: list[int] = []
+    for match in BRACKET.finditer(text):
+        if match.group() == "[":
+            stack.append(match.start())
+        elif match.group() == "]" and stack:
+            start = stack.pop()
+            if len(stack) >= BRACKETS_NESTED:
+                opens.append(start)
+                closes.append(match.start())
+    return opens + stack, closes
 
 
 def _plain_paragraphs(text: str) -> list[str] | None:
@@ -366,7 +423,8 @@ def _code_html(match: re.Match[str]) -> str:
     return "<code>" + html.escape(match.group(1).strip(), quote=False) + "</code>"
 
 
-def _rewrite_images(text: str, deck_file: Path, media: MediaSet) -> str:
+def rewrite_images(text: str, deck_file: Path, media: MediaSet) -> str:
+    """Markdown text with each image reference naming its packed file."""
     if "![" not in text and "<" not in text:
         return text  # neither pattern can match: skip two regex scans on most text
     def replace(match: re.Match[str]) -> str:

@@ -29,9 +29,17 @@ FIELD_SYNONYMS = {"question": "q", "answer": "a", "front": "q", "back": "a", "te
 ACRONYMS = {"ml", "nlp", "llm", "llms", "rl", "cs", "sql", "svm", "pca", "gpu", "cnn", "rnn", "ai",
             "ab", "api", "mlops", "cv", "em", "gmm", "knn", "sgd", "lora", "rag", "dpo", "rlhf"}
 
-IMAGE_MARKDOWN = re.compile(r"!\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
-IMAGE_HTML = re.compile(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
-META_COMMENT = re.compile(r"^<!--\s*([A-Za-z_][\w-]*\s*:.*?)\s*-->\s*$")
+# Neither the alt text, the path nor an <img> tag's attributes may contain the characters that start
+# another reference: a match that fails then stops at the next start, and a scan is linear in the text
+# (`[^>]*` could run on to the end from every `<img` of a field that never closes its tags).
+IMAGE_MARKDOWN = re.compile(r"!\[[^\[\]]*\]\(\s*<?([^)\s<>\[\]]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
+IMAGE_HTML = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']([^\"'<>]+)[\"']", re.IGNORECASE)
+# A `<` that no `>` closes before the next `<`, or a `<!--` that no `-->` closes before the next one
+# (group 1; group 2 when a letter follows, as in a tag): Python's HTML parser, under Python-Markdown
+# and markdownify, retries such a tag or comment from each one to the end of the text (quadratic).
+UNCLOSED_TAG = re.compile(r"<!--(?:(?!<!--).)*?-->|(<)(?:(?=!--)|(?=([A-Za-z])?[^<>]*(?:<|\Z)))", re.S)
+# greedy up to the last `-->` (a lazy `.*?` retries the trailing `\s*` at every character: quadratic)
+META_COMMENT = re.compile(r"^<!--\s*([A-Za-z_][\w-]*\s*:.*)-->\s*$")
 FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra|Points|Stub|Solution|Tests|Hints|Time):(?: |$)")
 POINT_LINE = re.compile(r"^- (.*)$")
 MAX_POINTS = 12  # a rubric an interviewer can hold in mind; more is an answer, not a checklist
@@ -39,6 +47,11 @@ MAX_POINT_LENGTH = 200
 MD_CODE_FIELDS = ("Stub", "Solution", "Tests", "Hints", "Time")
 TIME_TEXT = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:m|min|mins|minutes?)?$")
 FENCE_OPEN = mathtext.FENCE_OPEN
+MISSING_ID = "missing id (run 'prep check --fix' to add one)"
+# Size limits (docs/authoring.md): far above any real card, low enough that no file or field can make
+# `check`, `export` or `import` slow (every scanner is linear, but the libraries they call are not all).
+MAX_FIELD_BYTES = 100_000
+MAX_FILE_BYTES = 2_000_000
 
 # TeX commands a math span may use. Anki's MathJax runs every command it knows, after nh3 has cleaned
 # the HTML, and some make live HTML (\href, \style, \class, \cssId, \html..., \unicode, \require,
@@ -133,6 +146,9 @@ def parse_file(path: Path, root: Path) -> Parsed:
 def parse_bytes(path: Path, root: Path, data: bytes) -> Parsed:
     """Parse the bytes of the deck file at `path` (YAML or Markdown by its suffix)."""
     shown = display_path(path)
+    if len(data) > MAX_FILE_BYTES:
+        return Parsed([], [Problem(shown, 1, f"deck file is {_size(len(data))}, over the limit of "
+                                             f"{_size(MAX_FILE_BYTES)}: split it into several files")], [])
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
@@ -212,7 +228,7 @@ class Parser:
         before = len(self.problems)
         card_line = note.line
         if note.id is None:
-            self.problem(card_line, "missing id (run 'prep check --fix' to add one)")
+            self.problem(card_line, MISSING_ID)
         elif not ID_PATTERN.match(note.id):
             self.problem(line_of.get("id", card_line),
                          f"bad id '{note.id}': use letters, digits, '-', '_' or '.' (at most 100)")
@@ -237,6 +253,11 @@ class Parser:
         for name in ("q", "a", "cloze", "extra"):
             text = getattr(note, name)
             if not text:
+                continue
+            size = len(text) if len(text) * 4 <= MAX_FIELD_BYTES else len(text.encode("utf-8", "surrogatepass"))
+            if size > MAX_FIELD_BYTES:
+                self.problem(line_of.get(name, card_line),
+                             f"'{name}' is {_size(size)}, over the limit of {_size(MAX_FIELD_BYTES)} a field may hold")
                 continue
             names_images = "<img" in text or "![" in text
             if "$" not in text and not names_images:
@@ -330,11 +351,17 @@ class Parser:
             if segment.kind != "text":
                 continue
             for pattern in (IMAGE_MARKDOWN, IMAGE_HTML):
+                line, counted = field_line + segment.line, 0  # counted on from the last match: linear
                 for match in pattern.finditer(segment.source):
-                    line = field_line + segment.line + segment.source.count("\n", 0, match.start())
+                    line += segment.source.count("\n", counted, match.start())
+                    counted = match.start()
                     problem = image_problem(match.group(1), self.path, self.root)
                     if problem:
                         self.problem(line, problem)
+
+
+def _size(count: int) -> str:
+    return f"{count:,} bytes"
 
 
 def image_problem(reference: str, deck_file: Path, root: Path) -> str | None:
@@ -505,7 +532,7 @@ class MarkdownParser(Parser):
             if meta:
                 drop_pending()
                 current = None
-                pending_meta = (number, meta.group(1))
+                pending_meta = (number, meta.group(1).rstrip())
                 continue
             field_match = FIELD_LINE.match(line)
             if field_match:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -77,9 +78,13 @@ def _split_inline(chunk: str, first_line: int) -> list[Segment]:
     start = 0
     i = 0
     n = len(chunk)
+    counted = [0, first_line]  # lines are counted forward from the last position asked: linear in all
+    runs: BacktickRuns | None = None  # built on the first backtick
 
     def line_at(pos: int) -> int:
-        return first_line + chunk.count("\n", 0, pos)
+        counted[1] += chunk.count("\n", counted[0], pos)
+        counted[0] = pos
+        return counted[1]
 
     def emit(kind: str, begin: int, end: int) -> None:
         nonlocal start
@@ -98,8 +103,10 @@ def _split_inline(chunk: str, first_line: int) -> list[Segment]:
             i += 2
             continue
         if char == "`":
-            run = len(chunk[i:]) - len(chunk[i:].lstrip("`"))
-            close = _find_backtick_run(chunk, i + run, run)
+            if runs is None:
+                runs = BacktickRuns(chunk)
+            run = BACKTICKS.match(chunk, i).end() - i
+            close = runs.closing(i + run, run)
             if close < 0:
                 i += run
                 continue
@@ -125,16 +132,23 @@ def _split_inline(chunk: str, first_line: int) -> list[Segment]:
     return out
 
 
-def _find_backtick_run(text: str, pos: int, run: int) -> int:
-    while True:
-        found = text.find("`" * run, pos)
-        if found < 0:
-            return -1
-        end = found + run
-        if end < len(text) and text[end] == "`":
-            pos = end + len(text[end:]) - len(text[end:].lstrip("`"))
-            continue
-        return found
+BACKTICKS = re.compile(r"`+")
+
+
+class BacktickRuns:
+    """Every maximal run of backticks in a text, by length: a code span closes at the next run of its
+    opening's length, found by bisection (a search from each opening would be quadratic in the text)."""
+
+    def __init__(self, text: str) -> None:
+        self.starts: dict[int, list[int]] = {}
+        for match in BACKTICKS.finditer(text):
+            self.starts.setdefault(match.end() - match.start(), []).append(match.start())
+
+    def closing(self, pos: int, run: int) -> int:
+        """Start of the first run of exactly `run` backticks at or after `pos`, or -1."""
+        starts = self.starts.get(run, [])
+        index = bisect.bisect_left(starts, pos)
+        return starts[index] if index < len(starts) else -1
 
 
 def _find_unescaped(text: str, needle: str, pos: int) -> int:
@@ -142,8 +156,10 @@ def _find_unescaped(text: str, needle: str, pos: int) -> int:
         found = text.find(needle, pos)
         if found < 0:
             return -1
-        backslashes = len(text[:found]) - len(text[:found].rstrip("\\"))
-        if backslashes % 2 == 0:
+        before = found
+        while before > 0 and text[before - 1] == "\\":  # stops at the `$` before `pos` at the latest
+            before -= 1
+        if (found - before) % 2 == 0:
             return found
         pos = found + 1
 
@@ -379,11 +395,23 @@ def _bare(text: str, numerator: bool = False) -> bool:
     return bool(text)
 
 
+WORD_PAREN = re.compile(r"(?<=\w)\(")
+
+
+def _drop_call(text: str) -> str:
+    """`f(x)` → `f`: a call dropped at the end, without retrying `.*` from every `(` (quadratic)."""
+    body = text[:-1] if text.endswith("\n") else text
+    if not body.endswith(")"):
+        return text
+    opening = WORD_PAREN.search(body, body.rfind("\n") + 1)  # `.` stops at a newline
+    return text if opening is None else text[: opening.start()] + text[len(body):]
+
+
 def _single(text: str) -> bool:
     """One number or one symbol (with scripts, accents, primes or a call): what a denominator can be bare."""
     import unicodedata
 
-    text = re.sub(r"(?<=\w)\(.*\)$", "", text)
+    text = _drop_call(text)
     if re.fullmatch(r"\d+(\.\d+)?|\(.*\)", text):
         return True
     text = text.lstrip("√∛∜")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -31,6 +31,7 @@ class Value:
     kind: str = "scalar"  # scalar | seq | map
     flow: bool = False
     style: str = ""  # a scalar's style: "" plain, "|" literal, ">" folded, quotes
+    key_columns: dict[str, int] = field(default_factory=dict)  # a mapping's key → 0-based column (for `--fix`)
 
     @property
     def text_line(self) -> int:
@@ -74,6 +75,7 @@ def _convert(node: Any, seen: set[int]) -> Value:
             items.append(_convert(child, seen))
         return Value(items, line, column, kind="seq", flow=bool(node.flow_style))
     mapping: dict[str, tuple[int, Value]] = {}
+    columns: dict[str, int] = {}
     for key_node, value_node in node.value:
         if id(key_node) in seen or id(value_node) in seen:
             raise YamlError(key_node.start_mark.line, "YAML aliases (*name) are not allowed in deck files")
@@ -86,7 +88,8 @@ def _convert(node: Any, seen: set[int]) -> Value:
             raise YamlError(key_node.start_mark.line, f"duplicate field '{key}'")
         seen.add(id(key_node))
         mapping[key] = (key_node.start_mark.line, _convert(value_node, seen))
-    return Value(mapping, line, column, kind="map", flow=bool(node.flow_style))
+        columns[key] = key_node.start_mark.column
+    return Value(mapping, line, column, kind="map", flow=bool(node.flow_style), key_columns=columns)
 
 
 def _scalar(node: Any) -> Any:

@@ -483,7 +483,7 @@ def test_history_is_merged_only_for_notes_the_import_wrote(tmp_path: Path, isola
     assert "exists with other content; left unchanged" in result.output
     assert "0 reviews added" in result.output
     assert mine.read_text(encoding="utf-8").startswith("cards:\n  - id: mine")
-    assert sqlite3.connect(paths.database_path()).execute("SELECT COUNT(*) FROM reviews").fetchone() == (0,)
+    assert query(paths.database_path(), "SELECT COUNT(*) FROM reviews") == [(0,)]
 
 
 # -- a safe import ---------------------------------------------------------------------------
@@ -608,7 +608,7 @@ def test_sync_anki_reads_an_open_collection_and_only_cards_in_the_decks(decks_di
     finally:
         col.close()
     assert result.output == "Merged 1 review on 1 card from phone.anki2.\n"
-    rows = sqlite3.connect(paths.database_path()).execute("SELECT DISTINCT card_id FROM reviews").fetchall()
+    rows = query(paths.database_path(), "SELECT DISTINCT card_id FROM reviews")
     assert rows == [("prob-bayes-rule",)]
 
 
@@ -760,3 +760,19 @@ def test_notes_from_anki_come_back_to_anki_with_the_same_text(tmp_path: Path, is
     for guid, (model, fields) in ours.items():  # in their own note type, field by field (Vocab+: three)
         assert model.startswith(theirs[guid][0])  # a fresh collection's stock "Basic" makes it "Basic+"
         assert [visible(f) for f in fields] == [visible(f) for f in theirs[guid][1]], (model, fields)
+
+
+def test_a_note_with_a_field_over_the_size_limit_is_skipped_with_a_warning(tmp_path: Path, isolated: Path) -> None:
+    from anki.collection import Collection
+
+    col = Collection(str(tmp_path / "big.anki2"))
+    for front, back in (("Small?", "Yes."), ("Big?", "x" * 100_001)):
+        note = col.new_note(col.models.by_name("Basic"))
+        note["Front"], note["Back"] = front, back
+        col.add_note(note, col.decks.id("Sizes"))
+    col.close()
+    package = export_package(tmp_path / "big.anki2", tmp_path / "big.apkg")
+    result = run("import", str(package), "--into", str(tmp_path / "decks"))
+    assert result.exit_code == 0, result.output
+    assert "over the limit of 100,000 bytes a field may hold; skipped" in result.output
+    assert [n.q for n in decks.load(tmp_path / "decks").notes] == ["Small?"]

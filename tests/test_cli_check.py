@@ -124,3 +124,17 @@ def test_math_commands_anki_would_run_are_problems_at_their_line(decks_dir: Path
         "decks/evil.md:9: math command \\style is not allowed (Anki would run it)\n"
         "2 problems in 1 of 3 files; 6 notes are fine.\n"
     )
+
+
+def test_a_field_or_file_over_the_size_limit_is_a_problem_at_its_line(decks_dir: Path) -> None:
+    write(decks_dir / "big.yaml", "cards:\n  - id: big\n    q: Big?\n    a: |\n      " + "x" * 100_001 + "\n")
+    write(decks_dir / "fits.md", "<!-- id: fits -->\nQ: Fits?\nA: " + "é" * 49_999 + "\n")  # 99,998 bytes of UTF-8
+    write(decks_dir / "huge.md", "<!-- id: huge -->\nQ: Huge?\nA: " + "y\n" * 1_000_000)
+    result = run("check")
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert any(line.endswith("big.yaml:5: 'a' is 100,001 bytes, over the limit of 100,000 bytes a field may hold")
+               for line in lines), result.output
+    assert any(line.endswith("huge.md:1: deck file is 2,000,030 bytes, over the limit of 2,000,000 bytes: "
+                             "split it into several files") for line in lines), result.output
+    assert not any("fits.md" in line for line in lines)
