@@ -547,7 +547,8 @@ def _escape_text(text: str) -> str:
     text = re.sub(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])", r"\\_", text)
     text = re.sub(r"&(?=#?[A-Za-z0-9]+;)", "&amp;", text)
     text = re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text)
-    return re.sub(r"\[(?=[^\]]*\]\s*[(\[])", r"\\[", text)
+    # `[^\][]`: the look-ahead stops at the next `[`, so a run of `[` is scanned once, not once per `[`
+    return re.sub(r"\[(?=[^\][]*\]\s*[(\[])", r"\\[", text)
 
 
 def _converter_class():
