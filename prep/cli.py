@@ -673,9 +673,9 @@ def list_decks(as_json: bool, decks_dir: str | None) -> None:
     if as_json:
         _echo_json([vars(row) for row in rows])
         return
-    width = max((2 * row.depth + len(row.deck.split("::")[-1]) for row in rows), default=4)
-    for row in rows:
-        label = "  " * row.depth + row.deck.split("::")[-1]
+    labels = ["  " * row.depth + sanitize.visible(row.deck.split("::")[-1]) for row in rows]  # names from files
+    width = max(map(len, labels), default=4)
+    for label, row in zip(labels, rows):
         click.echo(f"{label:<{width}}  {row.total:>6}")
     click.echo(f"{'Total':<{width}}  {len(loaded.card_ids):>6} cards")
     _warn_problems(loaded)

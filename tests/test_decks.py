@@ -365,3 +365,17 @@ def test_unknown_or_ambiguous_deck_is_an_error_naming_close_decks(tmp_path: Path
         found.resolve_deck("mathh")
     with pytest.raises(decks.UnknownDeck, match="no deck matches --deck 'cs::zzz'"):
         found.cards_in_scope("cs::zzz")
+
+
+def test_a_folder_name_that_is_not_utf8_gives_a_deck_name_every_encoder_takes(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from prep import export
+
+    root = tmp_path / "decks"
+    write(Path(os.fsdecode(bytes(root) + b"/caf\xe9")) / "x.yaml", "cards:\n  - {id: b1, q: 'Q?', a: 'A.'}\n")
+    with Cache(tmp_path / "cache") as cache:
+        loaded = decks.load(root, cache)
+        assert [note.deck for note in loaded.notes] == ["Caf\ufffd::X"]
+        result = export.export(loaded, tmp_path / "out.apkg", datetime(2026, 3, 2, tzinfo=timezone.utc))
+    assert result.notes == 1

@@ -68,7 +68,8 @@ def _assert_safe(output: str) -> None:
         assert char not in output, (char, output)
 
 
-@pytest.mark.parametrize("command", [["catalog"], ["stats"], ["plan", "--interview", "2026-04-01"], ["check"]])
+@pytest.mark.parametrize("command", [["catalog"], ["stats"], ["plan", "--interview", "2026-04-01"], ["check"], ["decks"],
+                                     ["search", "Q"], ["show", "ok-1"]])
 def test_commands_print_hostile_names_as_visible_text(hostile: Path, command: list[str]) -> None:
     result = CliRunner().invoke(cli, command, env={"PREP_NOW": NOW, "COLUMNS": "300"})
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
