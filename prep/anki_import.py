@@ -304,8 +304,12 @@ def html_to_markdown(field_html: str, media: "MediaCopier", warnings: list[str],
     text = text.replace("$", "PREPDOLLARX")
     text = re.sub(r"<img\b[^>]*?\bsrc\s*=\s*[\"']([^\"']+)[\"'][^>]*>",
                   lambda m: media.image(html.unescape(m.group(1)), warnings, where), text, flags=re.I)
-    converted = markdownify(text, heading_style="ATX", bullets="-", escape_misc=True,
-                            code_language_callback=_code_language)
+    try:
+        converted = markdownify(text, heading_style="ATX", bullets="-", escape_misc=True,
+                                code_language_callback=_code_language)
+    except RecursionError:  # markdownify recurses per element: thousands of nested tags exhaust the stack
+        warnings.append(f"{where}: HTML nested too deeply to convert; imported as plain text")
+        converted = html.unescape(re.sub(r"<[^>]*>", "", text))
     converted = converted.replace("\xa0", " ").replace("PREPDOLLARX", "\\$")
     converted = re.sub(r"PREPMATH(\d+)X", lambda m: maths[int(m.group(1))], converted)
     converted = re.sub(r"[ \t]+\n", "\n", converted)

@@ -297,3 +297,15 @@ def test_other_note_types_are_mapped_field_by_field_with_a_warning(tmp_path: Pat
     imported = decks.load(tmp_path / "decks").notes
     # question and answer follow the card template, not field positions
     assert [(n.q, n.a) for n in imported] == [("gradient", "vector of partial derivatives\n\n**hint:** calculus")]
+
+
+def test_html_nested_thousands_deep_is_imported_as_text_with_a_warning(tmp_path: Path) -> None:
+    from prep import anki_import
+
+    warnings: list[str] = []
+    deep = "<div>" * 1500 + "deep &amp; <b>bold</b>" + "</div>" * 1500  # a RecursionError in markdownify
+    text = anki_import.html_to_markdown(deep, anki_import.MediaCopier(tmp_path), warnings, "note n1")
+    assert text == "deep & bold"
+    assert warnings == ["note n1: HTML nested too deeply to convert; imported as plain text"]
+    assert anki_import.html_to_markdown("<div><b>fine</b></div>", anki_import.MediaCopier(tmp_path), warnings,
+                                        "note n2") == "**fine**" and len(warnings) == 1
