@@ -309,3 +309,24 @@ def test_html_nested_thousands_deep_is_imported_as_text_with_a_warning(tmp_path:
     assert warnings == ["note n1: HTML nested too deeply to convert; imported as plain text"]
     assert anki_import.html_to_markdown("<div><b>fine</b></div>", anki_import.MediaCopier(tmp_path), warnings,
                                         "note n2") == "**fine**" and len(warnings) == 1
+
+
+def test_reviews_at_impossible_times_are_left_out_not_a_traceback(tmp_path: Path) -> None:
+    from anki.collection import Collection
+
+    from prep import anki_import
+
+    col = Collection(str(tmp_path / "collection.anki2"))
+    note = col.new_note(col.models.by_name("Basic"))
+    note["Front"], note["Back"] = "f", "b"
+    col.add_note(note, col.decks.id("Y"))
+    card = col.get_note(note.id).cards()[0].id
+    year_zero, year_10000 = -62_135_596_800_001, 253_402_300_800_005  # datetime raises on both
+    for review_id in (year_zero, 0, T0, year_10000):
+        col.db.execute("INSERT INTO revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type) "
+                       "VALUES (?, ?, -1, 3, 1, 0, 2500, 4000, 1)", review_id, card)
+    col.close()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    package = anki_import.read_collection_file(tmp_path / "collection.anki2", scratch)
+    assert package.revlog == {card: [(T0, 3, 4000)]} and package.odd_times == 3
