@@ -150,10 +150,13 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
             # only files with problems can lack an id; unchanged files come from the cache when loaded again
             with_problems = {found.files[p.file] for p in found.raw_problems}
             files = [f for t in targets for f in decks.find_deck_files(t) if f in with_problems]
-            fixed_ids = fixer.fix_ids(root, files, found.ids_in_use())
-            for fixed in fixed_ids:
+            fixes = fixer.fix_ids(root, files, found.ids_in_use())
+            for fixed in fixes.added:
                 click.echo(sanitize.visible(f"{where.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'"))
-            if fixed_ids:
+            for left in fixes.left:
+                click.echo(sanitize.visible(f"{where.display_path(left)}: ids not added: this file's YAML is too "
+                                            "unusual to edit safely; add them by hand"))
+            if fixes.added:
                 found = decks.load(root, cache)
     problems, files, card_count = found.problems, found.files, len(found.note_ids)
     if paths:  # report only on the given files, though duplicates are judged against all decks

@@ -22,6 +22,15 @@ class FixedId:
     id: str
 
 
+@dataclass
+class Fixes:
+    """What `fix_ids` did: the ids it wrote, and the files it left as they were because an edit as text
+    would have changed more than the ids (unusual YAML: anchors or tags before a card, odd line breaks)."""
+
+    added: list[FixedId]
+    left: list[Path]
+
+
 def slug(text: str, taken: set[str]) -> str:
     """A readable id from a question: a few significant words, made unique against `taken`."""
     try:
@@ -38,26 +47,62 @@ def slug(text: str, taken: set[str]) -> str:
     return candidate
 
 
-def fix_ids(root: Path, files: list[Path], taken: set[str]) -> list[FixedId]:
-    """Add an id to every card that lacks one; each file is rewritten atomically."""
-    fixed: list[FixedId] = []
+def fix_ids(root: Path, files: list[Path], taken: set[str]) -> Fixes:
+    """Add an id to every card that lacks one; each file is rewritten atomically, and only if the
+    edited text parses to the same cards with the new ids (otherwise it is left as it was)."""
+    fixes = Fixes([], [])
     for path in files:
         raw = path.read_bytes().decode("utf-8", "replace")
-        crlf = "\r\n" in raw
+        newline = "\r\n" if "\r\n" in raw else "\r" if "\r" in raw else "\n"
         bom = raw.startswith("\ufeff")
-        text = raw.lstrip("\ufeff").replace("\r\n", "\n")
+        text = raw.lstrip("\ufeff").replace(newline, "\n")
         shown = display_path(path)
+        if any(mark in text for mark in ODD_BREAKS):  # the parser's line numbers would not be split("\n")'s
+            fixes.left.append(path)
+            continue
         if path.suffix.lower() == ".md":
             new_text, added = _fix_markdown(path, shown, root, text, taken)
         else:
             new_text, added = _fix_yaml(path, shown, root, text, taken)
+            if added and not _same_cards(text, new_text, added):
+                fixes.left.append(path)
+                continue
         if not added:
             continue
-        if crlf:
-            new_text = new_text.replace("\n", "\r\n")
-        write_text(path, ("\ufeff" if bom else "") + new_text, newline="")
-        fixed.extend(FixedId(path, line, card_id) for line, card_id in added)
-    return fixed
+        write_text(path, ("\ufeff" if bom else "") + new_text.replace("\n", newline), newline="")
+        fixes.added.extend(FixedId(path, line, card_id) for line, card_id in added)
+    return fixes
+
+
+# line breaks to YAML besides \n once \r\n or a lone \r is taken as the file's own
+ODD_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
+
+
+def _same_cards(text: str, new_text: str, added: list[tuple[int, str]]) -> bool:
+    """Whether `new_text` holds what `text` holds with just the added ids (in card order)."""
+    try:
+        before, after = yamlnodes.load(text), yamlnodes.load(new_text)
+    except yamlnodes.YamlError:
+        return False
+    if before is None or after is None:
+        return False
+    expected, found = _plain(before), _plain(after)
+    if not isinstance(expected, dict) or not isinstance(found, dict) or not isinstance(found.get("cards"), list):
+        return False
+    given = []
+    for card, new in zip(expected.get("cards") or [], found["cards"]):
+        if isinstance(card, dict) and card.get("id") is None and isinstance(new, dict):
+            card["id"] = new.get("id")  # which card got which id is checked against `added` below
+            given.append(card["id"])
+    return expected == found and sorted(given) == sorted(card_id for _, card_id in added)
+
+
+def _plain(value: yamlnodes.Value):
+    if value.kind == "map":
+        return {key: _plain(item) for key, (_, item) in value.data.items()}
+    if value.kind == "seq":
+        return [_plain(item) for item in value.data]
+    return value.data
 
 
 def _fix_yaml(path: Path, shown: str, root: Path, text: str, taken: set[str]) -> tuple[str, list[tuple[int, str]]]:
@@ -77,12 +122,15 @@ def _fix_yaml(path: Path, shown: str, root: Path, text: str, taken: set[str]) ->
         fields = item.data
         if "id" in fields and fields["id"][1].data is not None:
             continue
-        question = _plain(fields, "cloze") or _plain(fields, "q")
+        question = _scalar_text(fields, "cloze") or _scalar_text(fields, "q")
         card_id = slug(question, taken)
         if "id" in fields:
             edits.append((fields["id"][0], 0, "fill", card_id))
         elif item.flow:
             edits.append((item.line, item.column + 1, "flow", card_id))
+        elif fields and (first := min(line for line, _ in fields.values())) > item.line:
+            # `- &anchor` or `- !!map` alone on its line: the id goes above the first key, at its indent
+            edits.append((first, len(lines[first]) - len(lines[first].lstrip(" ")), "block", card_id))
         else:
             edits.append((item.line, item.column, "block", card_id))
     added = []
@@ -98,7 +146,7 @@ def _fix_yaml(path: Path, shown: str, root: Path, text: str, taken: set[str]) ->
     return "\n".join(lines), sorted(added)
 
 
-def _plain(fields: dict, name: str) -> str:
+def _scalar_text(fields: dict, name: str) -> str:
     if name in fields and fields[name][1].kind == "scalar":
         return str(fields[name][1].raw)
     return ""

@@ -124,3 +124,22 @@ def test_math_commands_anki_would_run_are_problems_at_their_line(decks_dir: Path
         "decks/evil.md:9: math command \\style is not allowed (Anki would run it)\n"
         "2 problems in 1 of 3 files; 6 notes are fine.\n"
     )
+
+
+def test_fix_on_odd_yaml_adds_ids_only_where_the_file_stays_the_same(tmp_path: Path) -> None:
+    root = tmp_path / "decks"
+    anchored = write(root / "anchor.yaml", "cards:\n  - &first\n    q: Anchored?\n    a: Yes.\n")
+    cr_only = root / "cr.yaml"
+    cr_only.write_bytes(b"cards:\r  - q: Old Mac?\r    a: Yes.\r")
+    odd = {"mixed.yaml": b"cards:\r\n  - q: Mixed?\r    a: Yes.\r\n",  # CRLF and a lone CR
+           "sep.yaml": "cards:\n  - q: \"Line\u2028sep?\"\n    a: Yes.\n  - q: Two?\n    a: B.\n".encode()}
+    for name, data in odd.items():
+        (root / name).write_bytes(data)
+    result = run("check", "--fix", "--decks", str(root))  # an IndexError here before, and a broken anchor.yaml
+    assert anchored.read_text() == "cards:\n  - &first\n    id: anchored\n    q: Anchored?\n    a: Yes.\n"
+    assert cr_only.read_bytes() == b"cards:\r  - id: old-mac\r    q: Old Mac?\r    a: Yes.\r"
+    for name, data in odd.items():  # where the parser's lines are not the text's, nothing is written
+        assert (root / name).read_bytes() == data
+        assert f"{name}: ids not added: this file's YAML is too unusual to edit safely; add them by hand" \
+            in result.output
+    assert run("check", str(anchored), str(cr_only), "--decks", str(root)).exit_code == 0
