@@ -156,7 +156,7 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
             for left in fixes.left:
                 click.echo(sanitize.visible(f"{where.display_path(left)}: ids not added: this file's YAML is too "
                                             "unusual to edit safely; add them by hand"))
-            if fixes.added:
+            if files:  # reloaded even if nothing was added here: another `check --fix` may have added them
                 found = decks.load(root, cache)
     problems, files, card_count = found.problems, found.files, len(found.note_ids)
     if paths:  # report only on the given files, though duplicates are judged against all decks

@@ -143,3 +143,18 @@ def test_fix_on_odd_yaml_adds_ids_only_where_the_file_stays_the_same(tmp_path: P
         assert f"{name}: ids not added: this file's YAML is too unusual to edit safely; add them by hand" \
             in result.output
     assert run("check", str(anchored), str(cr_only), "--decks", str(root)).exit_code == 0
+
+
+def test_fix_reports_the_file_as_it_is_after_another_fix_got_there_first(tmp_path: Path, monkeypatch) -> None:
+    from prep import fix
+
+    path = write(tmp_path / "decks" / "a.yaml", "cards:\n  - q: First?\n    a: One.\n")
+    real = fix.fix_ids
+
+    def other_process_first(root, files, taken):  # a second `prep check --fix` writes between load and fix
+        path.write_text("cards:\n  - id: first\n    q: First?\n    a: One.\n")
+        return real(root, files, taken)
+
+    monkeypatch.setattr(fix, "fix_ids", other_process_first)
+    result = CliRunner().invoke(cli, ["check", "--fix", "--decks", str(tmp_path / "decks")])
+    assert result.exit_code == 0 and result.output == "1 note in 1 file: no problems.\n", result.output
