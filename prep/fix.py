@@ -52,7 +52,10 @@ def fix_ids(root: Path, files: list[Path], taken: set[str]) -> Fixes:
     edited text parses to the same cards with the new ids (otherwise it is left as it was)."""
     fixes = Fixes([], [])
     for path in files:
-        raw = path.read_bytes().decode("utf-8", "replace")
+        try:
+            raw = path.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue  # unreadable: `prep check` reports it, and the other files still get their ids
         newline = "\r\n" if "\r\n" in raw else "\r" if "\r" in raw else "\n"
         bom = raw.startswith("\ufeff")
         text = raw.lstrip("\ufeff").replace(newline, "\n")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from prep.cli import cli
@@ -158,3 +160,14 @@ def test_fix_reports_the_file_as_it_is_after_another_fix_got_there_first(tmp_pat
     monkeypatch.setattr(fix, "fix_ids", other_process_first)
     result = CliRunner().invoke(cli, ["check", "--fix", "--decks", str(tmp_path / "decks")])
     assert result.exit_code == 0 and result.output == "1 note in 1 file: no problems.\n", result.output
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs /proc/self/mem")
+def test_fix_goes_on_past_a_file_that_cannot_be_read(tmp_path: Path) -> None:
+    mem = Path("/proc/self/mem")  # a regular file whose reads fail (EIO), even for root
+    root = tmp_path / "decks"
+    fine = write(root / "b.yaml", "cards:\n  - q: First?\n    a: One.\n")
+    os.symlink(mem, root / "a.yaml")
+    result = run("check", "--fix", "--decks", str(root))
+    assert "added id 'first'" in result.output and "a.yaml:1: cannot read file" in result.output
+    assert "Error" not in result.output and "id: first" in fine.read_text()
