@@ -22,6 +22,9 @@ META_FIELDS = ("id", "tags", "reverse")
 # Names people reach for; used only to suggest the right field in a message.
 FIELD_SYNONYMS = {"question": "q", "answer": "a", "front": "q", "back": "a", "text": "cloze",
                   "tag": "tags", "reversed": "reverse", "two_way": "reverse", "name": "deck"}
+# Characters in one field: the longest shipped field has about 2,000; drawing a screen grows faster
+# than its text (400,000 characters of inline code take 17 s), so a hostile deck could hang a drill.
+MAX_FIELD = 50_000
 ACRONYMS = {"ml", "nlp", "llm", "llms", "rl", "cs", "sql", "svm", "pca", "gpu", "cnn", "rnn", "ai",
             "ab", "api", "mlops", "cv", "em", "gmm", "knn", "sgd", "lora", "rag", "dpo", "rlhf"}
 
@@ -219,6 +222,10 @@ class Parser:
         for name in ("q", "a", "cloze", "extra"):
             text = getattr(note, name)
             if not text:
+                continue
+            if len(text) > MAX_FIELD:
+                self.problem(line_of.get(name, card_line), f"{name} is {len(text):,} characters long; a field holds "
+                             f"at most {MAX_FIELD:,} (split the card)")
                 continue
             names_images = "<img" in text or "![" in text
             if "$" not in text and not names_images:

@@ -379,3 +379,13 @@ def test_a_folder_name_that_is_not_utf8_gives_a_deck_name_every_encoder_takes(tm
         assert [note.deck for note in loaded.notes] == ["Caf\ufffd::X"]
         result = export.export(loaded, tmp_path / "out.apkg", datetime(2026, 3, 2, tzinfo=timezone.utc))
     assert result.notes == 1
+
+
+def test_a_field_too_long_to_draw_is_a_problem_and_the_card_is_left_out(tmp_path: Path) -> None:
+    root = tmp_path / "decks"
+    write(root / "a.yaml", "cards:\n  - {id: ok, q: 'Q?', a: 'A.'}\n"
+          f"  - id: huge\n    q: Q?\n    a: \"{'`x` ' * 20_000}\"\n")
+    loaded = decks.load(root)
+    assert loaded.ids() == ["ok"]
+    assert [str(p) for p in loaded.problems] == [
+        f"{root / 'a.yaml'}:5: a is 80,000 characters long; a field holds at most 50,000 (split the card)"]
