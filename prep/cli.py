@@ -397,7 +397,7 @@ def optimize(dry_run: bool, as_json: bool, settings: tuple[str, ...], decks_dir:
     rows = [("default", result.default)] + ([("current", result.current)] if result.current else [])
     for name, evaluation in rows + [("fitted", result.fitted)]:
         click.echo(f"  {name:<8} log loss {evaluation.log_loss:.4f}   RMSE {evaluation.rmse:.4f}")
-    click.echo(optimizer.verdict(result, saved, dry_run, str(paths.config_path())))
+    click.echo(optimizer.verdict(result, saved, dry_run, sanitize.visible(paths.config_path())))
 
 
 @cli.command()
@@ -458,7 +458,7 @@ def plan(interview_day: str, target: float, deck: str | None, tag: str | None, s
     for line in planner.verdict(result):
         click.echo(line)
     if saved:
-        click.echo(f"Saved: new_per_day={result.new_per_day} in {paths.config_path()}; "
+        click.echo(f"Saved: new_per_day={result.new_per_day} in {sanitize.visible(paths.config_path())}; "
                    "'prep review' shows the plan in its header.")
     elif save_plan:
         click.echo("Nothing saved: the plan is not achievable.")
@@ -588,7 +588,10 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...], decks_dir:
     config = _config(settings)
     database = paths.database_path()
     if not database.exists():
-        click.echo(f"No review database yet at {database}: nothing to check.")
+        if as_json:
+            _echo_json({"database": str(database), "exists": False, "healthy": True})
+            return
+        click.echo(f"No review database yet at {sanitize.visible(database)}: nothing to check.")
         return
     with Store(database) as store:
         report = checker.examine(store, scheduler.make(config), repair=not no_repair)
@@ -619,7 +622,7 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...], decks_dir:
     if report.replay_differs:
         click.echo("(Replay differences are expected after changing scheduling settings; the log is kept as is.)")
     if made:
-        click.echo(f"Backup written: {made}")
+        click.echo(f"Backup written: {sanitize.visible(made)}")
     if report.integrity != ["ok"]:
         click.echo(backup.restore_hint(database))
     if failed:
@@ -635,9 +638,9 @@ def show_config(settings: tuple[str, ...], decks_dir: str | None) -> None:
     from prep import config, paths
 
     current = _config(settings)
-    click.echo(f"# config file: {paths.config_path()}")
-    click.echo(f"# database:    {paths.database_path()}")
-    click.echo(f"# decks:       {paths.resolve_decks(decks_dir)}")
+    click.echo(sanitize.visible(f"# config file: {paths.config_path()}"))  # paths may hold any character
+    click.echo(sanitize.visible(f"# database:    {paths.database_path()}"))
+    click.echo(sanitize.visible(f"# decks:       {paths.resolve_decks(decks_dir)}"))
     import yaml
 
     click.echo(yaml.safe_dump(config.as_dict(current), sort_keys=False).rstrip())
@@ -655,9 +658,10 @@ def init(folder: str, decks_dir: str | None) -> None:
     from prep import owndecks, paths
 
     copied = owndecks.init(Path(folder), paths.config_path())
-    click.echo(f"Copied the bundled decks ({copied.files} files) into {copied.target}.")
+    click.echo(sanitize.visible(f"Copied the bundled decks ({copied.files} files) into {copied.target}."))
     if copied.remembered:
-        click.echo(f"Saved decks_folder: {copied.target.resolve()} in {paths.config_path()}; "
+        click.echo(f"Saved decks_folder: {sanitize.visible(copied.target.resolve())} in "
+                   f"{sanitize.visible(paths.config_path())}; "
                    "every command uses it unless --decks or PREP_DECKS says otherwise.")
     else:
         click.echo("Commands run in this folder use it; edit the files, then run 'prep check'.")

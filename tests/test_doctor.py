@@ -134,3 +134,11 @@ def test_no_repair_writes_nothing(isolated: Path) -> None:
         assert files() == before, args
     assert not (isolated / "backups").exists()
     assert "Backup written" in doctor().output  # a repair takes the day's backup, as before
+
+
+def test_doctor_json_before_any_review_is_still_json(isolated: Path) -> None:
+    import json
+
+    result = CliRunner().invoke(cli, ["doctor", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == {"database": str(isolated / "prep.db"), "exists": False, "healthy": True}
