@@ -129,8 +129,16 @@ def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+class DamagedTime(StoreError):
+    """A stored time no review can have (year 0, past 9999, not a number): the database was edited or damaged."""
+
+
 def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise DamagedTime(f"the review database holds a time no review can have ({ms!r}): it was edited or is "
+                          "damaged; run 'prep doctor' to see which cards", "damaged") from None
 
 
 def state_json(card: fsrs.Card | None) -> str | None:

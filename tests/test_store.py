@@ -80,3 +80,12 @@ def test_schema_1_database_migrates_and_keeps_its_log(tmp_path: Path) -> None:
         assert store.db.execute("SELECT card_id, rating, kind_before FROM reviews ORDER BY id").fetchall() == [
             ("a", 1, 2), ("a", 3, None)]
         assert store.suspended() == {}
+
+
+@pytest.mark.parametrize("stored", [-62_135_596_800_001, 253_402_300_800_005, 2**63 - 1, "abc"])
+def test_a_stored_time_no_review_can_have_is_a_damaged_store_error(stored) -> None:
+    from prep.store import DamagedTime, from_ms
+
+    with pytest.raises(DamagedTime, match="a time no review can have") as raised:
+        from_ms(stored)
+    assert raised.value.cause == "damaged"
