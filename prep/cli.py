@@ -595,9 +595,9 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...], decks_dir:
         return
     with Store(database) as store:
         report = checker.examine(store, scheduler.make(config), repair=not no_repair)
-    made = None if no_repair or report.bad_times else backup.daily_backup(  # no backup of a damaged log
+    made = None if no_repair or report.damaged else backup.daily_backup(  # no backup of a damaged log
         database, clock.review_day(clock.now(), config.day_starts_at), config.backups_to_keep)
-    failed = report.integrity != ["ok"] or bool(report.broken_chain) or bool(report.bad_times) or (
+    failed = report.integrity != ["ok"] or bool(report.broken_chain) or bool(report.damaged) or (
         no_repair and bool(report.state_mismatch or report.missing_state))
     if as_json:
         _echo_json({**vars(report), "healthy": report.healthy, "database": str(database),
@@ -612,7 +612,8 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...], decks_dir:
                        ("log chain broken (a review does not start where the previous ended)", report.broken_chain),
                        ("state without any logged review", report.state_without_log),
                        ("FSRS replay with the current settings gives a different state", report.replay_differs),
-                       ("a review logged at a time no review can have (edited or damaged)", report.bad_times)):
+                       ("a logged review with a time or state no review can have (edited or damaged)",
+                        report.damaged)):
         if ids:
             shown = ", ".join(map(sanitize.visible, ids[:5])) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             click.echo(f"{len(ids)} card{'s' if len(ids) != 1 else ''}: {label}: {shown}")
@@ -624,7 +625,7 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...], decks_dir:
         click.echo("(Replay differences are expected after changing scheduling settings; the log is kept as is.)")
     if made:
         click.echo(f"Backup written: {sanitize.visible(made)}")
-    if report.integrity != ["ok"] or report.bad_times:
+    if report.integrity != ["ok"] or report.damaged:
         click.echo(sanitize.visible(backup.restore_hint(database), multiline=True))
     if failed:
         sys.exit(1)

@@ -84,8 +84,17 @@ def test_schema_1_database_migrates_and_keeps_its_log(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("stored", [-62_135_596_800_001, 253_402_300_800_005, 2**63 - 1, "abc"])
 def test_a_stored_time_no_review_can_have_is_a_damaged_store_error(stored) -> None:
-    from prep.store import DamagedTime, from_ms
+    from prep.store import DamagedLog, from_ms
 
-    with pytest.raises(DamagedTime, match="a time no review can have") as raised:
+    with pytest.raises(DamagedLog, match="a time no review can have") as raised:
         from_ms(stored)
+    assert raised.value.cause == "damaged"
+
+
+@pytest.mark.parametrize("stored", ["{bad json", "[1]", '{"state": 99}'])
+def test_a_stored_state_no_review_can_have_is_a_damaged_store_error(stored: str) -> None:
+    from prep.store import DamagedLog, state_from_json
+
+    with pytest.raises(DamagedLog, match="a card state no review can have") as raised:
+        state_from_json(stored)
     assert raised.value.cause == "damaged"
