@@ -76,7 +76,10 @@ def _loaded_for_completion(ctx: click.Context):
 def _complete_deck(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
     loaded = _loaded_for_completion(ctx)
     wanted = incomplete.lower()
-    return [name for name in (loaded.deck_choices() if loaded else []) if name.lower().startswith(wanted)]
+    # a name with control or bidi characters would reach the terminal raw in the shell's list (and
+    # nobody can type it): it is not offered
+    return [name for name in (loaded.deck_choices() if loaded else [])
+            if name.lower().startswith(wanted) and not sanitize.UNSAFE.search(name)]
 
 
 def _complete_card(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
