@@ -31,6 +31,9 @@ MAX_ENTRY_BYTES = 1 << 30  # 1 GiB uncompressed per entry
 MAX_TOTAL_BYTES = 4 << 30
 MAX_RATIO = 200  # uncompressed/compressed: beyond this an entry is treated as a zip bomb
 MAX_ENTRIES = 100_000
+# review times (epoch ms) a log can hold: from Anki's first release to the clock's last pinned year
+REVIEW_TIMES = (int(datetime(2006, 1, 1, tzinfo=timezone.utc).timestamp() * 1000),
+                int(datetime(9000, 1, 1, tzinfo=timezone.utc).timestamp() * 1000))
 COLLECTION_NAMES = ("collection.anki21b", "collection.anki21", "collection.anki2")
 PREP_GUID = "prep/"  # GUIDs of notes exported by prep carry the card id: prep/<id>
 SOURCE_MARK = re.compile(r"<!--prep-src:([0-9a-f]{16}):([A-Za-z0-9+/=]*)-->")
@@ -196,6 +199,7 @@ class Package:
     notes: list[AnkiNote]
     revlog: dict[int, list[tuple[int, int, int]]]  # Anki card id → [(ms, ease, time ms)]
     media_dir: Path
+    odd_times: int = 0  # reviews left out for a time no review can have (REVIEW_TIMES)
 
 
 def read_package(path: Path, workdir: Path) -> Package:
@@ -278,10 +282,15 @@ def _read_collection(col) -> Package:
                    "templates": [{"name": t["name"], "qfmt": t["qfmt"], "afmt": t["afmt"]} for t in model["tmpls"]],
                    "css": model.get("css", "")}))
     revlog: dict[int, list[tuple[int, int, int]]] = {}
+    odd = 0
     for review_id, card_id, ease, taken, kind in col.db.all("SELECT id, cid, ease, time, type FROM revlog ORDER BY id"):
-        if 1 <= ease <= 4 and kind in (0, 1, 2, 3):  # skip manual reschedules and "forget" entries
-            revlog.setdefault(card_id, []).append((review_id, ease, taken))
-    return Package(notes, revlog, Path(col.media.dir()))
+        if not 1 <= ease <= 4 or kind not in (0, 1, 2, 3):  # skip manual reschedules and "forget" entries
+            continue
+        if not REVIEW_TIMES[0] <= review_id < REVIEW_TIMES[1]:  # year 0, 1970, far future: a damaged log
+            odd += 1
+            continue
+        revlog.setdefault(card_id, []).append((review_id, ease, taken))
+    return Package(notes, revlog, Path(col.media.dir()), odd)
 
 
 IMAGE_OCCLUSION_KIND = 6  # Anki's stock kind of its Image Occlusion note type
@@ -817,6 +826,9 @@ def import_package(package: Path, into: Path, store, schedule) -> Report:
     report = Report()
     with tempfile.TemporaryDirectory(prefix="prep-import-") as scratch:
         content = read_package(package, Path(scratch))
+        if content.odd_times:
+            report.warnings.append(f"{content.odd_times} review{'s' if content.odd_times != 1 else ''} with an "
+                                   "impossible time (before 2006 or after 9000) left out")
         relative = deck_paths({note.deck for note in content.notes})
         plans: dict[Path, tuple[str, list[tuple[dict, AnkiNote]]]] = {}
         media = MediaCopier(content.media_dir)

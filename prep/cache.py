@@ -10,7 +10,9 @@ loses nothing. The current folder is part of no key, so shells in different fold
 from __future__ import annotations
 
 import marshal
+import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 
@@ -54,7 +56,13 @@ class Cache:
         if folder is None:
             return
         path = Path(folder) / "cache.db"
-        fresh = not path.exists()
+        try:
+            fresh = not os.path.lexists(path)
+            if not fresh and not _own_file(path):
+                _remove_database(path)  # only the name goes: the file it leads to is not ours to write
+                fresh = True
+        except OSError:
+            return
         for attempt in (1, 2):
             try:
                 self._open(path)
@@ -104,30 +112,31 @@ class Cache:
     # -- parsed deck files ----------------------------------------------------------------
     def file(self, relpath: str, digest: bytes) -> object | None:
         """What parsing this file's bytes gave last time (the loader's own marshal-able tuple)."""
-        return self._load(self._one("SELECT data FROM files WHERE relpath = ? AND digest = ?", relpath, digest))
+        return self._load(self._one("SELECT data FROM files WHERE relpath = ? AND digest = ?", path_key(relpath),
+                                    digest))
 
     def put_files(self, entries: list[tuple[str, bytes, object]]) -> None:
         now = int(time.time())
         self._many("INSERT OR REPLACE INTO files (relpath, digest, data, used) VALUES (?, ?, ?, ?)",
-                   [(relpath, digest, marshal.dumps(data), now) for relpath, digest, data in entries])
+                   [(path_key(relpath), digest, marshal.dumps(data), now) for relpath, digest, data in entries])
 
     def touch_files(self, keys: list[tuple[str, bytes]]) -> None:
         """Mark files as still in use (so pruning keeps them)."""
         now = int(time.time())
         self._many("UPDATE files SET used = ? WHERE relpath = ? AND digest = ? AND used < ?",
-                   [(now, relpath, digest, now - 86400) for relpath, digest in keys])
+                   [(now, path_key(relpath), digest, now - 86400) for relpath, digest in keys])
 
     # -- card indexes ------------------------------------------------------------------------
     def index(self, root: str, key: bytes) -> object | None:
         """The card index last built for the decks folder `root`, if it was built from the same files (`key`)."""
-        row = self._row("SELECT key, data FROM indexes WHERE root = ?", root)
+        row = self._row("SELECT key, data FROM indexes WHERE root = ?", path_key(root))
         if row is None or row[0] != key:
             return None
         return self._load(row[1])
 
     def put_index(self, root: str, key: bytes, data: object) -> None:
         self._many("INSERT OR REPLACE INTO indexes (root, key, data, used) VALUES (?, ?, ?, ?)",
-                   [(root, key, marshal.dumps(data), int(time.time()))])
+                   [(path_key(root), key, marshal.dumps(data), int(time.time()))])
 
     # -- drawn screens and rendered HTML -------------------------------------------------------
     def screen(self, key: bytes) -> str | None:
@@ -173,7 +182,7 @@ class Cache:
             return []
         try:
             return self.db.execute(sql, parameters).fetchall()
-        except sqlite3.Error:
+        except (sqlite3.Error, UnicodeEncodeError):
             return []
 
     def _row(self, sql: str, *parameters: object) -> tuple | None:
@@ -195,7 +204,7 @@ class Cache:
                 self.db.execute("ROLLBACK")
                 raise
             self.db.execute("COMMIT")
-        except sqlite3.Error:
+        except (sqlite3.Error, UnicodeEncodeError):
             pass  # locked by another prep, disk full, read-only: only speed next time is lost
 
     @staticmethod
@@ -206,6 +215,26 @@ class Cache:
             return marshal.loads(blob)
         except (EOFError, ValueError, TypeError):
             return None
+
+
+def path_key(path: str) -> str | bytes:
+    """A path as a cache key: its text, or its bytes when it is a file name that is not UTF-8 (such a
+    name decodes with surrogates, which SQLite cannot store as text; a blob never equals a text)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def _own_file(path: Path) -> bool:
+    """Whether `path` is a plain file of its own: not a symlink or a hard link that leads to another
+    database (SQLite would follow either, and the cache empties its tables on a version change)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_nlink == 1
 
 
 def _remove_database(path: Path) -> None:

@@ -76,7 +76,10 @@ def _loaded_for_completion(ctx: click.Context):
 def _complete_deck(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
     loaded = _loaded_for_completion(ctx)
     wanted = incomplete.lower()
-    return [name for name in (loaded.deck_choices() if loaded else []) if name.lower().startswith(wanted)]
+    # a name with control or bidi characters would reach the terminal raw in the shell's list (and
+    # nobody can type it): it is not offered
+    return [name for name in (loaded.deck_choices() if loaded else [])
+            if name.lower().startswith(wanted) and not sanitize.UNSAFE.search(name)]
 
 
 def _complete_card(ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
@@ -155,7 +158,7 @@ def check(paths: tuple[str, ...], fix: bool, as_json: bool, decks_dir: str | Non
                 click.echo(sanitize.visible(f"{where.display_path(fixed.path)}:{fixed.line}: added id '{fixed.id}'"))
             for refused in report.refused:  # its card still lacks an id: a problem, so check exits 1
                 click.echo(sanitize.visible(f"{where.display_path(refused.path)}:{refused.line}: could not add an id here; add one by hand"))
-            if report.fixed:
+            if files:  # reloaded even if nothing was added here: another `check --fix` may have added them
                 found = decks.load(root, cache)
     problems, files, card_count = found.problems, found.files, len(found.note_ids)
     if paths:  # report only on the given files, though duplicates are judged against all decks
@@ -489,7 +492,7 @@ def optimize(dry_run: bool, as_json: bool, settings: tuple[str, ...], decks_dir:
     rows = [("default", result.default)] + ([("current", result.current)] if result.current else [])
     for name, evaluation in rows + [("fitted", result.fitted)]:
         click.echo(f"  {name:<8} log loss {evaluation.log_loss:.4f}   RMSE {evaluation.rmse:.4f}")
-    click.echo(optimizer.verdict(result, saved, dry_run, str(paths.config_path())))
+    click.echo(optimizer.verdict(result, saved, dry_run, sanitize.visible(paths.config_path())))
 
 
 @cli.command()
@@ -550,7 +553,7 @@ def plan(interview_day: str, target: float, deck: str | None, tag: str | None, s
     for line in planner.verdict(result):
         click.echo(line)
     if saved:
-        click.echo(f"Saved: new_per_day={result.new_per_day} in {paths.config_path()}; "
+        click.echo(f"Saved: new_per_day={result.new_per_day} in {sanitize.visible(paths.config_path())}; "
                    "'prep review' shows the plan in its header.")
     elif save_plan:
         click.echo("Nothing saved: the plan is not achievable.")
@@ -683,13 +686,16 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...], decks_dir:
     config = _config(settings)
     database = paths.database_path()
     if not database.exists():
-        click.echo(f"No review database yet at {database}: nothing to check.")
+        if as_json:
+            _echo_json({"database": str(database), "exists": False, "healthy": True})
+            return
+        click.echo(f"No review database yet at {sanitize.visible(database)}: nothing to check.")
         return
     with Store(database) as store:
         report = checker.examine(store, scheduler.make(config), repair=not no_repair)
-    made = None if no_repair else backup.daily_backup(
+    made = None if no_repair or report.damaged else backup.daily_backup(  # no backup of a damaged log
         database, clock.review_day(clock.now(), config.day_starts_at), config.backups_to_keep)
-    failed = report.integrity != ["ok"] or bool(report.broken_chain) or (
+    failed = report.integrity != ["ok"] or bool(report.broken_chain) or bool(report.damaged) or (
         no_repair and bool(report.state_mismatch or report.missing_state))
     if as_json:
         _echo_json({**vars(report), "healthy": report.healthy, "database": str(database),
@@ -703,7 +709,9 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...], decks_dir:
                        ("reviewed but no stored state", report.missing_state),
                        ("log chain broken (a review does not start where the previous ended)", report.broken_chain),
                        ("state without any logged review", report.state_without_log),
-                       ("FSRS replay with the current settings gives a different state", report.replay_differs)):
+                       ("FSRS replay with the current settings gives a different state", report.replay_differs),
+                       ("a logged review with a time or state no review can have (edited or damaged)",
+                        report.damaged)):
         if ids:
             shown = ", ".join(map(sanitize.visible, ids[:5])) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             click.echo(f"{len(ids)} card{'s' if len(ids) != 1 else ''}: {label}: {shown}")
@@ -714,9 +722,9 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...], decks_dir:
     if report.replay_differs:
         click.echo("(Replay differences are expected after changing scheduling settings; the log is kept as is.)")
     if made:
-        click.echo(f"Backup written: {made}")
-    if report.integrity != ["ok"]:
-        click.echo(backup.restore_hint(database))
+        click.echo(f"Backup written: {sanitize.visible(made)}")
+    if report.integrity != ["ok"] or report.damaged:
+        click.echo(sanitize.visible(backup.restore_hint(database), multiline=True))
     if failed:
         sys.exit(1)
     click.echo("All good." if report.healthy else "Repaired.")
@@ -730,9 +738,9 @@ def show_config(settings: tuple[str, ...], decks_dir: str | None) -> None:
     from prep import config, paths
 
     current = _config(settings)
-    click.echo(f"# config file: {paths.config_path()}")
-    click.echo(f"# database:    {paths.database_path()}")
-    click.echo(f"# decks:       {paths.resolve_decks(decks_dir)}")
+    click.echo(sanitize.visible(f"# config file: {paths.config_path()}"))  # paths may hold any character
+    click.echo(sanitize.visible(f"# database:    {paths.database_path()}"))
+    click.echo(sanitize.visible(f"# decks:       {paths.resolve_decks(decks_dir)}"))
     import yaml
 
     click.echo(yaml.safe_dump(config.as_dict(current), sort_keys=False).rstrip())
@@ -750,9 +758,10 @@ def init(folder: str, decks_dir: str | None) -> None:
     from prep import owndecks, paths
 
     copied = owndecks.init(Path(folder), paths.config_path())
-    click.echo(f"Copied the bundled decks ({copied.files} files) into {copied.target}.")
+    click.echo(sanitize.visible(f"Copied the bundled decks ({copied.files} files) into {copied.target}."))
     if copied.remembered:
-        click.echo(f"Saved decks_folder: {copied.target.resolve()} in {paths.config_path()}; "
+        click.echo(f"Saved decks_folder: {sanitize.visible(copied.target.resolve())} in "
+                   f"{sanitize.visible(paths.config_path())}; "
                    "every command uses it unless --decks or PREP_DECKS says otherwise.")
     else:
         click.echo("Commands run in this folder use it; edit the files, then run 'prep check'.")
@@ -771,9 +780,9 @@ def list_decks(as_json: bool, decks_dir: str | None) -> None:
     if as_json:
         _echo_json([vars(row) for row in rows])
         return
-    width = max((2 * row.depth + len(row.deck.split("::")[-1]) for row in rows), default=4)
-    for row in rows:
-        label = "  " * row.depth + row.deck.split("::")[-1]
+    labels = ["  " * row.depth + sanitize.visible(row.deck.split("::")[-1]) for row in rows]  # names from files
+    width = max(map(len, labels), default=4)
+    for label, row in zip(labels, rows):
         click.echo(f"{label:<{width}}  {row.total:>6}")
     click.echo(f"{'Total':<{width}}  {len(loaded.card_ids):>6} cards")
     _warn_problems(loaded)

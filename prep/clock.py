@@ -14,6 +14,9 @@ from prep.errors import ConfigError
 
 INTERVIEW_HOUR = 9  # an interview is taken to be at 09:00 local time on its date
 LOCALTIME = Path("/etc/localtime")
+# what PREP_NOW may pin: stats look months back and plans years ahead, and Python's dates end at year
+# 9999 (the C library's local time may not go before 1970)
+PINNED_YEARS = (1971, 9000)
 
 
 def now() -> datetime:
@@ -24,6 +27,8 @@ def now() -> datetime:
     moment = parse_moment(pinned)
     if moment is None:
         raise ConfigError(f"PREP_NOW='{pinned}' is not an ISO 8601 time such as 2026-01-31T09:00:00Z")
+    if not PINNED_YEARS[0] <= moment.year <= PINNED_YEARS[1]:
+        raise ConfigError(f"PREP_NOW='{pinned}' is outside the years {PINNED_YEARS[0]}-{PINNED_YEARS[1]}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=local_zone())  # a naive time means local wall time
     return moment.astimezone(timezone.utc)

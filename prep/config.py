@@ -54,6 +54,8 @@ def load(path: Path, overrides: dict[str, str] | None = None) -> Config:
             loaded = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         except yaml.YAMLError as error:
             raise ConfigError(f"{path}: not valid YAML: {error}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not UTF-8 text; fix or remove the file") from None
         if loaded is not None and not isinstance(loaded, dict):
             raise ConfigError(f"{path}: expected settings as 'name: value' lines")
         values.update(loaded or {})

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import fsrs
 
 from prep import migrations, scheduler as sched
-from prep.store import Store, state_from_json, from_ms
+from prep.store import DamagedLog, Store, from_ms, state_from_json
 
 
 @dataclass
@@ -22,12 +22,13 @@ class Report:
     state_without_log: list[str] = field(default_factory=list)
     broken_chain: list[str] = field(default_factory=list)  # a review's before != previous after
     replay_differs: list[str] = field(default_factory=list)  # FSRS replay (current settings) disagrees
+    damaged: list[str] = field(default_factory=list)  # a logged time or state no review can have
     repaired: list[str] = field(default_factory=list)
 
     @property
     def healthy(self) -> bool:
         return (self.integrity == ["ok"] and not self.state_mismatch and not self.missing_state
-                and not self.broken_chain)
+                and not self.broken_chain and not self.damaged)
 
 
 def _same(a: fsrs.Card | None, b: fsrs.Card | None) -> bool:
@@ -60,17 +61,29 @@ def examine(store: Store, scheduler: fsrs.Scheduler, repair: bool) -> Report:
                 report.broken_chain.append(card_id)
         previous[card_id] = after
         last_after[card_id] = after
-        replayed[card_id] = sched.review(scheduler, replayed.get(card_id), card_id, rating, from_ms(reviewed_at))
+        try:
+            moment = from_ms(reviewed_at)
+        except DamagedLog:  # reported, and left out of the replay (the log is never rewritten)
+            if card_id not in report.damaged:
+                report.damaged.append(card_id)
+            continue
+        replayed[card_id] = sched.review(scheduler, replayed.get(card_id), card_id, rating, moment)
     for card_id, after_json in last_after.items():
-        logged = state_from_json(after_json)
+        try:
+            logged = state_from_json(after_json)
+        except DamagedLog:
+            if card_id not in report.damaged:
+                report.damaged.append(card_id)
+            continue
         current = stored.get(card_id)
         if current is None:
             report.missing_state.append(card_id)
         elif not _same(current, logged):
             report.state_mismatch.append(card_id)
-        if not _same(replayed[card_id], logged):
+        if card_id not in report.damaged and not _same(replayed.get(card_id), logged):
             report.replay_differs.append(card_id)
     report.state_without_log = sorted(set(stored) - set(last_after))
     if repair:  # re-read inside one write transaction: ratings made meanwhile are kept
-        report.repaired = store.restore_from_log(report.missing_state + report.state_mismatch)
+        report.repaired = store.restore_from_log([card_id for card_id in report.missing_state + report.state_mismatch
+                                                  if card_id not in report.damaged])
     return report

@@ -180,12 +180,18 @@ def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]
 
     if paths.is_installed_deck_file(path):  # an upgrade would overwrite the edit
         return card, "These are the bundled decks; run 'prep init' to get an editable copy."
+    try:
+        command = shlex.split(editor)
+    except ValueError as error:  # an unbalanced quote: the drill goes on with a message
+        return card, f"Could not start the editor '{editor}': {error}"
+    if not command:
+        return card, "Could not start the editor: $EDITOR is blank"
     mode = KeyboardMode(sys.stdin.fileno()) if sys.stdin.isatty() else None
     try:
         if mode:
             mode.__enter__()
             mode.restore()  # the editor needs the terminal as it was
-        subprocess.call([*shlex.split(editor), f"+{card.note.line}", str(path)])
+        subprocess.call([*command, f"+{card.note.line}", str(path)])
     except OSError as error:
         return card, f"Could not start the editor '{editor}': {error.strerror}"
     finally:

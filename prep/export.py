@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 
 from prep import decks, files, formats, mathtext
 from prep.cache import Cache
+from prep.errors import PrepError
 from prep.model import Note
 
 if TYPE_CHECKING:
@@ -614,6 +616,21 @@ def code_back(note: Note) -> str:
     return f"{note.a}\n\n**Tests**\n\n{fenced(note.code.tests)}"
 
 
+def refuse_to_replace(out: Path) -> None:
+    """Refuse to write over a file that is not an Anki package (a deck file, notes, a zip of something
+    else): a mistyped -o must not cost the user a file. A link is replaced, never written through."""
+    if out.is_symlink() or not out.is_file() or out.stat().st_size == 0:
+        return
+    try:
+        with zipfile.ZipFile(out) as archive:
+            if any(name.startswith("collection.anki2") for name in archive.namelist()):
+                return
+    except (zipfile.BadZipFile, OSError):
+        pass
+    raise PrepError(f"{out} exists and is not an Anki package: not overwriting it (choose another -o, "
+                    "or move the file away)")
+
+
 def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | None = None,
            tag: str | None = None, progress=None, cache: Cache | None = None, store=None) -> ExportResult:
     """Write the notes in scope to `out`.
@@ -624,7 +641,12 @@ def export(collection: decks.Decks, out: Path, when: datetime, *, deck: str | No
     """
     import genanki
 
+    if out.name in ("", ".", ".."):
+        raise PrepError(f"-o '{out}' names no file: give a file name such as prep.apkg")
+    refuse_to_replace(out)
     notes = collection.notes_in_scope(deck, tag)
+    if not notes:  # nothing to write: an earlier package at `out` stays as it was
+        return ExportResult(out, 0, 0, 0, 0)
     models = _models()
     media = MediaSet(collection.root)
     groups: dict[str, tuple] = {}

@@ -84,10 +84,16 @@ def fix_ids(root: Path, files: list[Path], taken: set[str]) -> FixReport:
     check is not written (its card is refused); the others still are."""
     report = FixReport([], [])
     for path in files:
-        raw = path.read_bytes().decode("utf-8", "replace")
-        crlf = "\r\n" in raw
+        try:
+            raw = path.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue  # unreadable: `check` reports it; the other files are still fixed
+        newline = "\r\n" if "\r\n" in raw else "\r" if "\r" in raw else "\n"  # the file's own line ends
         bom = raw.startswith("\ufeff")
-        text = raw.lstrip("\ufeff").replace("\r\n", "\n")
+        text = raw.lstrip("\ufeff").replace(newline, "\n")
+        if any(mark in text for mark in ODD_BREAKS):  # mixed line ends: the parser's lines are not the text's
+            report.refused.append(Refused(path, 1))
+            continue
         parser = formats.parser_for(path, display_path(path), root, text)
         parser.parse()
         edits = _markdown_edits(parser, taken) if isinstance(parser, formats.MarkdownParser) else _yaml_edits(parser, taken)
@@ -98,13 +104,14 @@ def fix_ids(root: Path, files: list[Path], taken: set[str]) -> FixReport:
                               for edit in edits if edit not in accepted)
         if not accepted:
             continue
-        new_text = _apply(text, accepted)
-        if crlf:
-            new_text = new_text.replace("\n", "\r\n")
+        new_text = _apply(text, accepted).replace("\n", newline)
         write_text(path, ("\ufeff" if bom else "") + new_text, newline="")
         report.fixed.extend(FixedId(path, line, edit.id) for edit, line in _new_lines(accepted))
     return report
 
+
+# line breaks to YAML besides \n, once the file's own (\r\n or a lone \r) are read as \n
+ODD_BREAKS = ("\r", "\x85", "\u2028", "\u2029")
 
 # the value of an id key that is null: `~`, `null`, `!!null ''`, nothing; the key may be quoted
 NULL_ID = re.compile(r"""(?:"id"|'id'|id)[ \t]*:(?P<value>(?:[ \t]*(?:!!null(?:[ \t]+(?:''|""))?|~|null|Null|NULL))?)"""

@@ -104,6 +104,9 @@ def deck_name_for(path: Path, root: Path) -> str:
 
 
 def _title(part: str) -> str:
+    # a file name that is not UTF-8 decodes with surrogates, which no encoder (terminal, Anki, SQLite)
+    # takes: its bad bytes become U+FFFD in the deck name
+    part = part.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
     words = re.split(r"[-_ ]+", part)
     return " ".join(w.upper() if w.lower() in ACRONYMS else w[:1].upper() + w[1:] for w in words if w)
 

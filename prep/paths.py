@@ -13,7 +13,7 @@ def data_dir() -> Path:
     """The user data directory; `PREP_HOME` overrides it."""
     override = os.environ.get("PREP_HOME")
     if override:
-        home = Path(override).expanduser()
+        home = expand(override, "PREP_HOME")
         if home.exists() and not home.is_dir():
             raise ConfigError(f"PREP_HOME={override} is a file, not a folder: point it at a folder "
                               "(prep keeps its review database, settings and caches there)")
@@ -21,6 +21,14 @@ def data_dir() -> Path:
     from platformdirs import user_data_path
 
     return user_data_path("prep", appauthor=False)
+
+
+def expand(text: str, name: str) -> Path:
+    """A path given by the user, `~` or `~user` expanded; an error naming `name` if it cannot be."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # `~nobody-here/x`, or `~` with no home folder known
+        raise ConfigError(f"{name} '{text}': cannot expand '~' (no such user, or no home folder)") from None
 
 
 def database_path() -> Path:
@@ -31,7 +39,7 @@ def cache_dir() -> Path:
     """The user cache folder (only speed depends on it); `PREP_CACHE` overrides it."""
     override = os.environ.get("PREP_CACHE")
     if override:
-        return Path(override).expanduser()
+        return expand(override, "PREP_CACHE")
     from platformdirs import user_cache_path
 
     return user_cache_path("prep", appauthor=False)
@@ -62,12 +70,12 @@ def resolve_decks(option: str | None) -> Path:
     """`--decks`/`PREP_DECKS`, else the `decks_folder` saved by `prep init`, else `./decks`, else the
     bundled decks."""
     if option:
-        return _decks_folder(Path(option).expanduser(), f"decks folder '{option}'")
+        return _decks_folder(expand(option, "--decks"), f"decks folder '{option}'")
     from prep import config
 
     saved = config.load(config_path()).decks_folder
     if saved:
-        return _decks_folder(Path(saved).expanduser(), f"the decks folder '{saved}' set in {config_path()}")
+        return _decks_folder(expand(saved, "decks_folder"), f"the decks folder '{saved}' set in {config_path()}")
     local = Path("decks")
     if local.is_dir():
         return local

@@ -15,6 +15,7 @@ from prep.store import Store
 # Cards a person can work through in a day (new cards shown plus reviews): about two hours at
 # 15-20 s a card. A plan whose busiest day needs more is not a plan, whatever FSRS predicts.
 DAILY_CAPACITY = 400
+MAX_DAYS = 100 * 365  # the furthest interview a plan is made for
 
 
 @dataclass
@@ -80,6 +81,8 @@ def make_plan(store: Store, cards: list[tuple[str, str]], config: Config, now: d
     days_left = clock.days_until(interview, now, config.day_starts_at)
     if days_left < 1:
         raise PrepError(f"the interview date {interview.isoformat()} must be after today")
+    if days_left > MAX_DAYS:  # the calendar ends at 9999-12-31, and no forecast means anything that far
+        raise PrepError(f"the interview date {interview.isoformat()} is more than {MAX_DAYS // 365} years away")
     if not 0.5 <= target <= 0.99:
         raise PrepError("--target must be between 0.5 and 0.99")
     moment = clock.interview_moment(interview)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from prep import clock
 from prep.config import Config
+from prep.errors import ConfigError
 
 if TYPE_CHECKING:
     import fsrs
@@ -29,7 +30,12 @@ def make(config: Config) -> fsrs.Scheduler:
     )
     if config.parameters:
         options["parameters"] = tuple(config.parameters)
-    return fsrs.Scheduler(**options)
+    try:
+        return fsrs.Scheduler(**options)
+    except ValueError as error:  # fsrs checks the count and bounds of hand-edited parameters
+        first = str(error).strip().splitlines()[0] if str(error).strip() else "rejected by FSRS"
+        raise ConfigError(f"the FSRS parameters set in the config file cannot be used ({first}); remove "
+                          "'parameters' to use the defaults, or run 'prep optimize'") from None
 
 
 def new_card(when: datetime) -> fsrs.Card:

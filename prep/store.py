@@ -129,8 +129,21 @@ def to_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+class DamagedLog(StoreError):
+    """A stored time or state no review can have (year 0, not a number, broken JSON): the database was
+    edited by hand or damaged."""
+
+    def __init__(self, what: str, value: object) -> None:
+        shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+        super().__init__(f"the review database holds a {what} no review can have ({shown}): it was edited or "
+                         "is damaged; run 'prep doctor' to see which cards", "damaged")
+
+
 def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    try:
+        return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise DamagedLog("time", ms) from None
 
 
 def state_json(card: fsrs.Card | None) -> str | None:
@@ -146,9 +159,12 @@ def state_from_json(text: str | None) -> fsrs.Card | None:
         return None
     import fsrs
 
-    data = json.loads(text)
-    data["card_id"] = 0
-    return fsrs.Card.from_dict(data)
+    try:
+        data = json.loads(text)
+        data["card_id"] = 0
+        return fsrs.Card.from_dict(data)
+    except (ValueError, TypeError, KeyError, AttributeError):  # JSONDecodeError is a ValueError
+        raise DamagedLog("card state", text) from None
 
 
 @dataclass(frozen=True)

@@ -776,3 +776,37 @@ def test_a_note_with_a_field_over_the_size_limit_is_skipped_with_a_warning(tmp_p
     assert result.exit_code == 0, result.output
     assert "over the limit of 100,000 bytes a field may hold; skipped" in result.output
     assert [n.q for n in decks.load(tmp_path / "decks").notes] == ["Small?"]
+
+
+def test_html_nested_thousands_deep_is_imported_as_text_with_a_warning(tmp_path: Path) -> None:
+    from prep import anki_import
+
+    warnings: list[str] = []
+    deep = "<div>" * 1500 + "deep &amp; <b>bold</b>" + "</div>" * 1500  # Anki's div lines: no recursion left
+    text = anki_import.html_to_markdown(deep, anki_import.MediaCopier(tmp_path), warnings, "note n1")
+    assert text == "deep & **bold**"
+    spans = "<span>" * 3000 + "deeper" + "</span>" * 3000  # nesting the converter recurses on: text kept
+    assert anki_import.html_to_markdown(spans, anki_import.MediaCopier(tmp_path), warnings, "note n2") == "deeper"
+    assert anki_import.html_to_markdown("<div><b>fine</b></div>", anki_import.MediaCopier(tmp_path), warnings,
+                                        "note n3") == "**fine**"
+
+
+def test_reviews_at_impossible_times_are_left_out_not_a_traceback(tmp_path: Path) -> None:
+    from anki.collection import Collection
+
+    from prep import anki_import
+
+    col = Collection(str(tmp_path / "collection.anki2"))
+    note = col.new_note(col.models.by_name("Basic"))
+    note["Front"], note["Back"] = "f", "b"
+    col.add_note(note, col.decks.id("Y"))
+    card = col.get_note(note.id).cards()[0].id
+    year_zero, year_10000 = -62_135_596_800_001, 253_402_300_800_005  # datetime raises on both
+    for review_id in (year_zero, 0, T0, year_10000):
+        col.db.execute("INSERT INTO revlog (id, cid, usn, ease, ivl, lastIvl, factor, time, type) "
+                       "VALUES (?, ?, -1, 3, 1, 0, 2500, 4000, 1)", review_id, card)
+    col.close()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    package = anki_import.read_collection_file(tmp_path / "collection.anki2", scratch)
+    assert package.revlog == {card: [(T0, 3, 4000)]} and package.odd_times == 3

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+import pytest
 
 from prep import decks
 from prep.cache import Cache
@@ -133,3 +136,34 @@ def test_commands_keep_the_cache_out_of_the_data_folder(tmp_path: Path, isolated
     assert result.exit_code == 0, result.output
     assert (Path(os.environ["PREP_CACHE"]) / "cache.db").is_file()
     assert not (isolated / "cache").exists()
+
+
+def test_file_names_that_are_not_utf8_are_cached_by_their_bytes(tmp_path: Path) -> None:
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    write(root / "fine.yaml", "cards:\n  - {id: a1, q: 'First?', a: 'One.'}\n")
+    folder = os.fsdecode(bytes(root) + b"/\xc3\x28")  # not UTF-8: decodes with a surrogate
+    write(Path(folder) / "x.yaml", "cards:\n  - {id: b1, q: 'Second?', a: 'Two.'}\n")
+    assert sorted(ids(root, cache)) == [("a1", "First?"), ("b1", "Second?")]
+    with Cache(cache) as opened:
+        assert opened.db is not None
+        assert opened.db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 2  # both entries stored
+    assert sorted(ids(root, cache)) == [("a1", "First?"), ("b1", "Second?")]  # and read back
+
+
+@pytest.mark.parametrize("link", ["symlink", "hardlink"])
+def test_a_cache_db_linked_to_another_database_is_never_written_through(tmp_path: Path, link: str) -> None:
+    import sqlite3
+    from contextlib import closing
+
+    root, cache = tmp_path / "decks", tmp_path / "cache"
+    write(root / "a.yaml", "cards:\n  - {id: a1, q: 'First?', a: 'One.'}\n")
+    precious = tmp_path / "other.db"  # the review history, or any other program's database
+    with closing(sqlite3.connect(precious)) as db:
+        db.executescript("CREATE TABLE files (relpath TEXT, digest BLOB, data BLOB, used INTEGER);"
+                         "INSERT INTO files VALUES ('mine', x'00', x'00', 1);")
+    before = precious.read_bytes()
+    cache.mkdir()
+    (cache / "cache.db").symlink_to(precious) if link == "symlink" else os.link(precious, cache / "cache.db")
+    assert ids(root, cache) == [("a1", "First?")]
+    assert precious.read_bytes() == before
+    assert not (cache / "cache.db").is_symlink() and os.stat(cache / "cache.db").st_nlink == 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from prep.cli import cli
@@ -138,3 +140,47 @@ def test_a_field_or_file_over_the_size_limit_is_a_problem_at_its_line(decks_dir:
     assert any(line.endswith("huge.md:1: deck file is 2,000,030 bytes, over the limit of 2,000,000 bytes: "
                              "split it into several files") for line in lines), result.output
     assert not any("fits.md" in line for line in lines)
+
+
+def test_fix_on_odd_yaml_adds_ids_only_where_the_file_stays_the_same(tmp_path: Path) -> None:
+    root = tmp_path / "decks"
+    anchored = write(root / "anchor.yaml", "cards:\n  - &first\n    q: Anchored?\n    a: Yes.\n")
+    cr_only = root / "cr.yaml"
+    cr_only.write_bytes(b"cards:\r  - q: Old Mac?\r    a: Yes.\r")
+    odd = {"mixed.yaml": b"cards:\r\n  - q: Mixed?\r    a: Yes.\r\n",  # CRLF and a lone CR
+           "sep.yaml": "cards:\n  - q: \"Line\u2028sep?\"\n    a: Yes.\n  - q: Two?\n    a: B.\n".encode()}
+    for name, data in odd.items():
+        (root / name).write_bytes(data)
+    result = run("check", "--fix", "--decks", str(root))  # an IndexError here before, and a broken anchor.yaml
+    assert anchored.read_text() == "cards:\n  - &first\n    id: anchored\n    q: Anchored?\n    a: Yes.\n"
+    assert cr_only.read_bytes() == b"cards:\r  - id: old-mac\r    q: Old Mac?\r    a: Yes.\r"
+    for name, data in odd.items():  # where the parser's lines are not the text's, nothing is written
+        assert (root / name).read_bytes() == data
+        assert f"{name}:1: could not add an id here; add one by hand" in result.output
+    assert run("check", str(anchored), str(cr_only), "--decks", str(root)).exit_code == 0
+
+
+def test_fix_reports_the_file_as_it_is_after_another_fix_got_there_first(tmp_path: Path, monkeypatch) -> None:
+    from prep import fix
+
+    path = write(tmp_path / "decks" / "a.yaml", "cards:\n  - q: First?\n    a: One.\n")
+    real = fix.fix_ids
+
+    def other_process_first(root, files, taken):  # a second `prep check --fix` writes between load and fix
+        path.write_text("cards:\n  - id: first\n    q: First?\n    a: One.\n")
+        return real(root, files, taken)
+
+    monkeypatch.setattr(fix, "fix_ids", other_process_first)
+    result = CliRunner().invoke(cli, ["check", "--fix", "--decks", str(tmp_path / "decks")])
+    assert result.exit_code == 0 and result.output == "1 note in 1 file: no problems.\n", result.output
+
+
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs /proc/self/mem")
+def test_fix_goes_on_past_a_file_that_cannot_be_read(tmp_path: Path) -> None:
+    mem = Path("/proc/self/mem")  # a regular file whose reads fail (EIO), even for root
+    root = tmp_path / "decks"
+    fine = write(root / "b.yaml", "cards:\n  - q: First?\n    a: One.\n")
+    os.symlink(mem, root / "a.yaml")
+    result = run("check", "--fix", "--decks", str(root))
+    assert "added id 'first'" in result.output and "a.yaml:1: cannot read file" in result.output
+    assert "Error" not in result.output and "id: first" in fine.read_text()

@@ -119,8 +119,9 @@ def test_prep_now_pins_the_clock(zone, monkeypatch: pytest.MonkeyPatch, pinned: 
     assert moment == expected and moment.utcoffset() == timedelta(0)
 
 
-def test_a_bad_prep_now_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PREP_NOW", "yesterday at noon")
+@pytest.mark.parametrize("pinned", ["yesterday at noon", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z"])
+def test_a_bad_prep_now_is_a_config_error(monkeypatch: pytest.MonkeyPatch, pinned: str) -> None:
+    monkeypatch.setenv("PREP_NOW", pinned)  # the calendar's first and last days: stats and plans would overflow
     with pytest.raises(ConfigError, match="PREP_NOW"):
         clock.now()
 

@@ -40,3 +40,10 @@ def test_a_config_file_that_is_not_settings_is_never_replaced(tmp_path: Path) ->
         with pytest.raises(ConfigError, match="left as it is"):
             config.save_settings(path, new_per_day=3)
         assert path.read_text(encoding="utf-8") == text
+
+
+def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_bytes(b"\xff\xfe\x00new_per_day: 5\n")
+    with pytest.raises(ConfigError, match="not UTF-8 text"):
+        config.load(path)

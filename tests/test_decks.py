@@ -378,3 +378,27 @@ def test_an_anki_guid_is_kept_in_both_formats_and_validated(tmp_path: Path) -> N
     assert [str(p) for p in loaded.problems] == [
         f"{paths.display_path(root / 'a.yaml')}:9: guid must be an Anki note GUID: up to 100 printable ASCII "
         "characters, no spaces"]
+
+
+def test_a_folder_name_that_is_not_utf8_gives_a_deck_name_every_encoder_takes(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    from prep import export
+
+    root = tmp_path / "decks"
+    write(Path(os.fsdecode(bytes(root) + b"/caf\xe9")) / "x.yaml", "cards:\n  - {id: b1, q: 'Q?', a: 'A.'}\n")
+    with Cache(tmp_path / "cache") as cache:
+        loaded = decks.load(root, cache)
+        assert [note.deck for note in loaded.notes] == ["Caf\ufffd::X"]
+        result = export.export(loaded, tmp_path / "out.apkg", datetime(2026, 3, 2, tzinfo=timezone.utc))
+    assert result.notes == 1
+
+
+def test_a_field_too_long_to_draw_is_a_problem_and_the_card_is_left_out(tmp_path: Path) -> None:
+    root = tmp_path / "decks"
+    write(root / "a.yaml", "cards:\n  - {id: ok, q: 'Q?', a: 'A.'}\n"
+          f"  - id: huge\n    q: Q?\n    a: \"{'`x` ' * 30_000}\"\n")
+    loaded = decks.load(root)
+    assert loaded.ids() == ["ok"]
+    assert [str(p) for p in loaded.problems] == [
+        f"{root / 'a.yaml'}:5: 'a' is 120,000 bytes, over the limit of 100,000 bytes a field may hold"]

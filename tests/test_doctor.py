@@ -7,6 +7,7 @@ from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from prep import backup, paths, scheduler
@@ -134,3 +135,30 @@ def test_no_repair_writes_nothing(isolated: Path) -> None:
         assert files() == before, args
     assert not (isolated / "backups").exists()
     assert "Backup written" in doctor().output  # a repair takes the day's backup, as before
+
+
+def test_doctor_json_before_any_review_is_still_json(isolated: Path) -> None:
+    import json
+
+    result = CliRunner().invoke(cli, ["doctor", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.output) == {"database": str(isolated / "prep.db"), "exists": False, "healthy": True}
+
+
+@pytest.mark.parametrize("damage", ["reviewed_at = -62135596800001", "state_after = '{bad json'"])
+def test_a_review_at_an_impossible_time_is_reported_not_a_traceback(isolated: Path, tmp_path: Path,
+                                                                    damage: str) -> None:
+    database = paths.database_path()
+    history(database)
+    with closing(sqlite3.connect(database)) as db:  # year 0 or broken JSON: edited by hand, or damaged
+        db.execute(f"UPDATE reviews SET {damage} WHERE id = (SELECT MAX(id) FROM reviews WHERE card_id = 'a')")
+        db.commit()
+    result = doctor()
+    assert result.exit_code == 1
+    assert "1 card: a logged review with a time or state no review can have (edited or damaged): a" in result.output
+    assert not backup.existing(database)  # no daily backup is taken of a damaged log
+    decks = tmp_path / "decks"
+    decks.mkdir()
+    (decks / "a.yaml").write_text("cards:\n  - {id: a, q: 'Q?', a: 'A.'}\n")
+    shown = CliRunner().invoke(cli, ["show", "a"], env={"PREP_NOW": NOW.isoformat(), "PREP_DECKS": str(decks)})
+    assert shown.exit_code == 1 and "Error: the review database holds a " in shown.output

@@ -375,3 +375,23 @@ def test_two_sessions_at_once_never_loop_on_a_card(tmp_path: Path, isolated: Pat
     assert logged == {"q0": 2, "q1": 1, "q2": 2, "q3": 1, "q4": 1, "q5": 1}  # exactly the ratings given
     result = prep(isolated, decks.parent, "doctor", "--no-repair", now=now)
     assert result.returncode == 0 and "All good." in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("editor, message", [("vim 'unclosed", "Could not start the editor 'vim 'unclosed': "
+                                              "No closing quotation"),
+                                             ("   ", "Could not start the editor: $EDITOR is blank"),
+                                             ("/no/such/editor", "Could not start the editor '/no/such/editor'")])
+def test_a_broken_editor_setting_is_a_message_and_the_drill_goes_on(decks_dir: Path, no_fuzz: Path, editor: str,
+                                                                     message: str) -> None:
+    env = dict(os.environ, PREP_HOME=str(no_fuzz), PREP_NOW=NOW, TERM="xterm", TZ="UTC", EDITOR=editor)
+    env.pop("VISUAL", None)
+    child = pexpect.spawn(sys.executable, ["-m", "prep", "review", "--deck", "ML::Basics"], cwd=str(decks_dir.parent),
+                          env=env, encoding="utf-8", dimensions=(50, 200), timeout=20)
+    screen(child, "show answer")
+    child.send("e")
+    screen(child, re.escape(message))
+    child.send(" ")
+    screen(child, "Good")  # still drilling
+    child.send("q")
+    child.expect(pexpect.EOF)
+    assert "Traceback" not in child.before

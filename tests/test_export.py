@@ -182,3 +182,22 @@ def test_code_blocks_are_dark_in_night_mode() -> None:
     assert night and ".night_mode .highlight" in night[0]
     assert "background: #272822" in night[0]  # monokai's background, after the light style so it wins
     assert css.index(".nightMode .highlight") > css.index(".highlight {")
+
+
+def test_export_never_overwrites_a_file_that_is_not_an_anki_package(decks_dir: Path, tmp_path: Path) -> None:
+    deck_file = next(decks_dir.rglob("*.yaml"))
+    before = deck_file.read_bytes()
+    result = CliRunner().invoke(cli, ["export", "-o", str(deck_file)], env={"PREP_NOW": "2026-03-02T10:00:00Z"})
+    assert result.exit_code == 1 and "exists and is not an Anki package: not overwriting it" in result.output
+    assert deck_file.read_bytes() == before
+    package = tmp_path / "prep.apkg"
+    export(decks_dir, package, "2026-03-02T10:00:00Z")
+    exported = package.read_bytes()
+    export(decks_dir, package, "2026-03-03T10:00:00Z")  # an earlier package is replaced as before
+    assert package.read_bytes() != exported
+    exported = package.read_bytes()
+    empty = CliRunner().invoke(cli, ["export", "-o", str(package), "--tag", "no-such-tag"])
+    assert empty.exit_code == 1 and "no cards to export" in empty.output
+    assert package.read_bytes() == exported  # not replaced by an empty package
+    blank = CliRunner().invoke(cli, ["export", "-o", ""])
+    assert blank.exit_code == 1 and blank.output.startswith("Error: -o '.' names no file")

@@ -132,3 +132,12 @@ def test_suspend_checks_ids_against_the_decks_it_is_given(decks_dir: Path, tmp_p
     refused = run("suspend", "prob-pmf", "--decks", str(only_ml), code=1)
     assert "no card has the id 'prob-pmf'" in refused.output
     assert run("suspend", "ml-overfitting", "--decks", str(only_ml)).output == "Suspended 1 card.\n"
+
+
+def test_completion_never_offers_a_deck_name_with_control_characters(tmp_path: Path) -> None:
+    root = tmp_path / "work" / "decks"
+    root.mkdir(parents=True)
+    (root / "evil.yaml").write_text('deck: "Evil\\e]0;pwned\\a\\u202e"\ncards:\n  - {id: e1, q: One?, a: A.}\n')
+    (root / "fine.yaml").write_text('deck: "Everyday"\ncards:\n  - {id: f1, q: Two?, a: A.}\n')
+    # the shell would print the name raw in its list of completions; its folder form is still offered
+    assert sorted(complete("prep review --deck E", root)) == ["Everyday", "evil"]

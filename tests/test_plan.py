@@ -90,6 +90,8 @@ def test_past_interview_date_is_refused(decks_dir: Path) -> None:
     assert result.output == "Error: the interview date 2020-01-01 must be after today\n"
     bad = CliRunner().invoke(cli, ["plan", "--interview", "next week"])
     assert bad.exit_code == 2 and "use YYYY-MM-DD" in bad.output
+    far = CliRunner().invoke(cli, ["plan", "--interview", "9999-12-31"], env={"PREP_NOW": NOW.isoformat()})
+    assert far.output == "Error: the interview date 9999-12-31 is more than 100 years away\n"  # not an OverflowError
 
 
 def test_a_plan_no_one_can_follow_is_not_on_track_and_says_what_it_takes(decks_dir: Path, isolated: Path,

@@ -68,7 +68,8 @@ def _assert_safe(output: str) -> None:
         assert char not in output, (char, output)
 
 
-@pytest.mark.parametrize("command", [["catalog"], ["stats"], ["plan", "--interview", "2026-04-01"], ["check"]])
+@pytest.mark.parametrize("command", [["catalog"], ["stats"], ["plan", "--interview", "2026-04-01"], ["check"], ["decks"],
+                                     ["search", "Q"], ["show", "ok-1"]])
 def test_commands_print_hostile_names_as_visible_text(hostile: Path, command: list[str]) -> None:
     result = CliRunner().invoke(cli, command, env={"PREP_NOW": NOW, "COLUMNS": "300"})
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
@@ -80,3 +81,17 @@ def test_commands_print_hostile_names_as_visible_text(hostile: Path, command: li
         assert result.exit_code == 0, result.output
         assert "Math [/x] stuff [link=https://evil.example]x[/link] [blink]\\x1b]0;pwned\\x07 <U+202E>gnp.exe" \
             in result.output.replace("\n", "")
+
+
+@pytest.mark.parametrize("command", [["config"], ["doctor"], ["plan", "--interview", "2026-04-01", "--save"],
+                                     ["init", "elsewhere"]])
+def test_paths_with_control_characters_are_printed_as_escapes(tmp_path: Path, command: list[str]) -> None:
+    home = tmp_path / "home\x1b]0;pwned\x07\u202e"  # a folder name a stranger's archive or script chose
+    root = write(tmp_path / "work" / "decks" / "a.yaml", "cards:\n  - {id: a1, q: 'Q?', a: 'A.'}\n").parent
+    env = {"PREP_NOW": NOW, "PREP_HOME": str(home), "PREP_DECKS": str(root)}
+    if command[0] == "doctor":
+        assert CliRunner().invoke(cli, ["suspend", "a1"], env=env).exit_code == 0  # a database to check
+    result = CliRunner().invoke(cli, command, env=env)
+    assert result.exit_code == 0, result.output
+    _assert_safe(result.output)
+    assert "home\\x1b]0;pwned\\x07<U+202E>" in result.output

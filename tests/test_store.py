@@ -96,3 +96,21 @@ def test_note_mods_change_only_with_content_and_always_move_forward(tmp_path: Pa
         assert store.note_mods({"anki-guid": b"x", "prep/a": b"one"}, later) == {
             "anki-guid": 1_700_000_000, "prep/a": first["prep/a"]}
         assert store.note_mods({"anki-guid": b"y"}, later) == {"anki-guid": int(later.timestamp())}
+
+
+@pytest.mark.parametrize("stored", [-62_135_596_800_001, 253_402_300_800_005, 2**63 - 1, "abc"])
+def test_a_stored_time_no_review_can_have_is_a_damaged_store_error(stored) -> None:
+    from prep.store import DamagedLog, from_ms
+
+    with pytest.raises(DamagedLog, match="a time no review can have") as raised:
+        from_ms(stored)
+    assert raised.value.cause == "damaged"
+
+
+@pytest.mark.parametrize("stored", ["{bad json", "[1]", '{"state": 99}'])
+def test_a_stored_state_no_review_can_have_is_a_damaged_store_error(stored: str) -> None:
+    from prep.store import DamagedLog, state_from_json
+
+    with pytest.raises(DamagedLog, match="a card state no review can have") as raised:
+        state_from_json(stored)
+    assert raised.value.cause == "damaged"
