@@ -139,6 +139,7 @@ class TerminalSignals:
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTSTP)  # stops here; returns after SIGCONT (fg)
         signal.signal(signal.SIGTSTP, self._stop)
+        self._resume()  # also when the stop was discarded (no job control: an orphaned process group)
 
     def _resume(self, *_: object) -> None:
         if self.mode is not None:
@@ -284,9 +285,10 @@ def _open_images(images: list[Path]) -> str:
 
     if not images:
         return "This card has no image."
-    viewer = shutil.which("xdg-open") or shutil.which("open")
+    name = "open" if sys.platform == "darwin" else "xdg-open"  # Linux's `open` is openvt, not a viewer
+    viewer = shutil.which(name)
     if viewer is None:
-        return "No image viewer found (xdg-open or open); open the file:// link above."
+        return f"No image viewer found ({name}); open the file:// link above."
     for image in images:
         try:
             subprocess.Popen([viewer, str(image)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -344,14 +346,17 @@ def _draw(session: Session, console: Console, card: Card, intervals: dict[int, t
 
     head, foot = _lines(console, top), _lines(console, bottom)
     question = _side(console, front, front_images, screens)
-    answer: list[str] = []
-    if intervals is not None:
-        answer = _lines(console, lambda: console.rule(style="dim")) + _side(
-            console, back, [image for image in images if image not in front_images], screens)
+    rule = _lines(console, lambda: console.rule(style="dim")) if intervals is not None else []
+    back_lines = (_side(console, back, [image for image in images if image not in front_images], screens)
+                  if intervals is not None else [])
+    answer = rule + back_lines
     room = console.height - 1 - len(head) - len(foot)  # the last line stays free: printing there would scroll
-    kept, scrolled = (question, answer) if len(question) + 3 <= room or not answer else ([], question + answer)
-    if not answer:
+    if not back_lines:
         kept, scrolled = [], question
+    elif len(question) + len(rule) + 3 <= room:  # the question stays, the answer scrolls
+        kept, scrolled = question + rule, back_lines
+    else:
+        kept, scrolled = [], question + answer
     page = room - len(kept) - 1  # one line says where in the card the screen is
     if len(kept) + len(scrolled) <= room or page < 1:
         page, offset, body = 0, 0, question + answer

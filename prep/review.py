@@ -124,8 +124,8 @@ class Session:
         self.skipped_now: set[str] = set()
         self.front: list[str] = []  # cards put back by undo, shown next
         # siblings of a card shown or rated today wait for tomorrow (learning cards excepted, as in Anki)
-        self.bury = self.config.bury_siblings and self.queue is None  # a chosen queue (cram, mock) is drilled as chosen
-        self.shown: set[str] = self.store.reviewed_since(self.day_start) if self.bury else set()
+        self.bury_siblings = self.config.bury_siblings and self.queue is None  # a chosen queue (cram, mock) is drilled as chosen
+        self.shown: set[str] = self.store.reviewed_since(self.day_start) if self.bury_siblings else set()
         self.shown_notes = {note_of(card_id) for card_id in self.shown}
         self.previewed: Preview | None = None
 
@@ -145,7 +145,7 @@ class Session:
                 continue  # its queue place changed: choose again
             card = self._card(card_id)
             if card is not None:
-                if self.bury:
+                if self.bury_siblings:
                     self.shown.add(card_id)
                     self.shown_notes.add(note_of(card_id))
                 return card
