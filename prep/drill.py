@@ -271,9 +271,12 @@ def _info_lines(session: Session, card: Card) -> list[str]:
 
 def _images(card: Card, revealed: bool) -> list[Path]:
     """The image files the card's question (and, once revealed, answer) shows, as absolute paths."""
+    front, back = render.card_sides(card)
+    sides = front + back if revealed else front
+    if "![" not in sides and "<img" not in sides.lower():  # most cards: no need for the deck parser's module
+        return []
     from prep import formats
 
-    front, back = render.card_sides(card)
     references = formats.image_paths(front) + (formats.image_paths(back) if revealed else [])
     folder = card.note.path.parent
     return list(dict.fromkeys((folder / reference).resolve() for reference in references))
@@ -378,7 +381,11 @@ def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]
 
     if paths.is_installed_deck_file(path):  # an upgrade would overwrite the edit
         return card, "These are the bundled decks; run 'prep init' to get an editable copy."
+    import signal
+
     mode = KeyboardMode(sys.stdin.fileno()) if sys.stdin.isatty() else None
+    # Ctrl-Z in the editor stops the drill too: the editor owns the terminal's mode then, not the drill
+    stops = {signum: signal.signal(signum, signal.SIG_DFL) for signum in (signal.SIGTSTP, signal.SIGCONT)}
     try:
         if mode:
             mode.__enter__()
@@ -387,6 +394,8 @@ def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]
     except OSError as error:
         return card, f"Could not start the editor '{editor}': {error.strerror}"
     finally:
+        for signum, handler in stops.items():
+            signal.signal(signum, handler)
         if mode:
             mode.resume()
     parsed = loaded.reread(path)
