@@ -205,7 +205,9 @@ def review(deck: str | None, tag: str | None, limit: int | None, new_per_day: in
     """Drill the cards due today in the terminal.
 
     Space/enter shows the answer; 1-4 rate it Again/Hard/Good/Easy (each rating is saved at once);
-    u undoes the last rating, e edits the card in $EDITOR, s skips it until tomorrow, q quits.
+    u undoes the last rating, skip, bury or suspension, e edits the card in $EDITOR, s skips it until
+    tomorrow, b buries it (the same, named as in Anki), ! suspends it, f flags it, i shows its details and
+    history, o opens its images, j/k scroll a long answer, q quits.
     """
     config = _config(settings)
     for name, value in (("new_per_day", new_per_day), ("reviews_per_day", reviews_per_day),
@@ -275,9 +277,10 @@ def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_d
 
             console = Console(highlight=False)
             screens = render.Screens(cache)
-            with drill.KeyboardMode(sys.stdin.fileno()):
+            with drill.KeyboardMode(sys.stdin.fileno()) as mode, drill.TerminalSignals(mode) as signals:
                 warning = _problems_warning(loaded)  # kept on the first card's screen, which clears the terminal
-                summary = drill.drill(session, console, drill.KeyReader(sys.stdin.fileno()), loaded, screens,
+                keys = drill.KeyReader(sys.stdin.fileno(), signals.read_fd)  # resize, Ctrl-Z/fg: redraw
+                summary = drill.drill(session, console, keys, loaded, screens,
                                       f"[yellow]{warning}[/]" if warning else "")
             console.print()
             console.print(drill.summary_text(summary, clock.now()))

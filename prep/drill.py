@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import shlex
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
 
 from prep import decks, render, sanitize
 from prep.model import Card
-from prep.review import Session
+from prep.review import FLAGS, Session
 from prep.scheduler import RATINGS, format_interval
 
 
@@ -30,17 +32,25 @@ class Summary:
 
 
 ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|O.|.)?", re.S)
+REDRAW = "\x00redraw"  # not a key: the terminal was resized or resumed, draw the screen again
 
 
 class KeyReader:
-    """Single key presses from a terminal in cbreak mode, one per call, even when typed fast."""
+    """Single key presses from a terminal in cbreak mode, one per call, even when typed fast; with a
+    `wake` descriptor (TerminalSignals.read_fd), REDRAW when a signal wrote to it first."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, wake: int | None = None) -> None:
         self.fd = fd
+        self.wake = wake
         self.pending = ""
 
     def __call__(self) -> str:
         if not self.pending:
+            if self.wake is not None:
+                ready, _, _ = select.select([self.fd, self.wake], [], [])
+                if self.wake in ready:
+                    drain(self.wake)
+                    return REDRAW
             data = os.read(self.fd, 64)
             if not data:
                 return "q"  # end of input: treat as quit
@@ -85,6 +95,67 @@ class KeyboardMode:
         tty.setcbreak(self.fd, termios.TCSANOW)
 
 
+class TerminalSignals:
+    """While the drill runs: a resize (SIGWINCH) or a resume after Ctrl-Z (SIGCONT) writes to a pipe the
+    key reader selects on, so the screen is redrawn; Ctrl-Z (SIGTSTP) gives the terminal back its own
+    mode before the process stops, and SIGCONT puts cbreak mode back. Handlers only set state and
+    write a byte: the drawing happens in the drill's loop."""
+
+    def __init__(self, mode: KeyboardMode | None) -> None:
+        self.mode = mode
+        self.read_fd = self.write_fd = -1
+        self.saved: dict = {}
+
+    def __enter__(self) -> "TerminalSignals":
+        import signal
+
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+        os.set_blocking(self.write_fd, False)  # a handler must never block on a full pipe
+        for signum, handler in ((signal.SIGWINCH, self._wake), (signal.SIGTSTP, self._stop),
+                                (signal.SIGCONT, self._resume)):
+            self.saved[signum] = signal.signal(signum, handler)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        for signum, handler in self.saved.items():
+            signal.signal(signum, handler)
+        os.close(self.read_fd)
+        os.close(self.write_fd)
+
+    def _wake(self, *_: object) -> None:
+        try:
+            os.write(self.write_fd, b"!")
+        except OSError:  # full: a redraw is already pending
+            pass
+
+    def _stop(self, *_: object) -> None:
+        import signal
+
+        if self.mode is not None:
+            self.mode.restore()  # the shell gets the terminal as it gave it
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)  # stops here; returns after SIGCONT (fg)
+        signal.signal(signal.SIGTSTP, self._stop)
+        self._resume()  # also when the stop was discarded (no job control: an orphaned process group)
+
+    def _resume(self, *_: object) -> None:
+        if self.mode is not None:
+            self.mode.resume()
+        self._wake()
+
+
+def drain(fd: int) -> None:
+    """Read a non-blocking pipe empty."""
+    try:
+        while os.read(fd, 512):
+            pass
+    except BlockingIOError:
+        pass
+
+
 def drill(session: Session, console: Console, keys: Callable[[], str], loaded: decks.Decks,
           screens: render.Screens | None = None, notice: str = "") -> Summary:
     """Show cards until the session ends or the user quits. `notice` (a warning, as Rich markup) and
@@ -110,9 +181,17 @@ def prepare_next_session(session: Session, console: Console, screens: render.Scr
         screens.text_for(render.card_sides(card)[0], console)
 
 
+DOWN_KEYS = ("j", "\x1b[B", "\x1bOB")
+UP_KEYS = ("k", "\x1b[A", "\x1bOA")
+PAGE_DOWN_KEYS = (" ", "\x1b[6~")
+PAGE_UP_KEYS = ("\x1b[5~",)
+UNDONE = {"rate": "rating", "skip": "skip", "bury": "bury", "suspend": "suspension"}
+
+
 def _show_card(session: Session, console: Console, keys: Callable[[], str], card: Card, loaded: decks.Decks,
                screens: render.Screens | None = None, notice: str = "") -> tuple[str, str]:
-    """Show one card until it is rated, skipped, undone or the user quits: (action, confirmation)."""
+    """Show one card until it is rated, skipped, buried, suspended, undone or the user quits:
+    (action, confirmation)."""
     if card.note.code is not None:
         from prep import coding_drill
 
@@ -120,14 +199,23 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
     intervals: dict[int, timedelta] | None = None  # None until the answer is shown
     shown_at = time.monotonic()
     message = ""
+    flag = session.store.flag(card.id)
+    offset, page = 0, 0  # the pager: first answer line shown, lines per page (0: the card fits)
     while True:
-        _draw(session, console, card, intervals, notice, message, screens)
-        message = notice = ""
+        offset, page = _draw(session, console, card, intervals, notice, message, screens, flag, offset)
         key = keys()
+        if key == REDRAW:  # resized or resumed: same screen, same messages, at the terminal's size now
+            _fit(console)
+            continue
+        message = notice = ""
         if key in ("q", "Q", "\x03", "\x04"):
             return "quit", ""
         if key in (" ", "\r", "\n") and intervals is None:
             intervals = session.preview(card)  # once: the buttons keep these values and the rating gives them
+            offset = 0
+        elif page and key in DOWN_KEYS + UP_KEYS + PAGE_DOWN_KEYS + PAGE_UP_KEYS:
+            step = 1 if key in DOWN_KEYS + UP_KEYS else max(1, page - 1)
+            offset += step if key in DOWN_KEYS + PAGE_DOWN_KEYS else -step  # _draw keeps it in range
         elif key in ("1", "2", "3", "4") and intervals is not None:
             rating = int(key)
             session.rate(card, rating, int((time.monotonic() - shown_at) * 1000))
@@ -135,41 +223,154 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
         elif key in ("1", "2", "3", "4"):
             message = "Reveal the answer first (space or enter)."
         elif key == "u":
-            previous = session.undo()
+            previous = session.undo_last()
             if previous is None:
                 message = "Nothing to undo in this session."
             else:
-                return "next", f"[dim]undone: {sanitize.markup(previous.id)}[/]"
+                what = UNDONE[previous.kind]
+                if previous.rated is not None:
+                    what = f"{RATINGS[previous.rated.rating]} {what}"
+                return "next", f"[dim]undone: {sanitize.markup(previous.card.id)} ({what})[/]"
         elif key == "s":
             session.skip(card)
             return "next", f"[dim]skipped until tomorrow: {sanitize.markup(card.id)}[/]"
+        elif key == "b":
+            session.bury(card)
+            return "next", f"[dim]buried until tomorrow: {sanitize.markup(card.id)}[/]"
+        elif key == "!":
+            session.suspend(card)
+            return "next", (f"[dim]suspended: {sanitize.markup(card.id)} (u undoes; later 'prep unsuspend "
+                            f"{sanitize.markup(card.id)}')[/]")
+        elif key == "f":
+            flag = session.flag(card)
+            message = f"Flagged {FLAGS[flag]}." if flag else "Flag removed."
+        elif key == "i":
+            message = "\n".join(_info_lines(session, card))
+        elif key == "o":
+            message = _open_images(_images(card, intervals is not None))
         elif key == "e":
             card, message = _edit(session, card, loaded)
 
 
-def _draw(session: Session, console: Console, card: Card, intervals: dict[int, timedelta] | None, notice: str,
-          message: str, screens: render.Screens | None = None) -> None:
-    """One screen: header and `notice` (Rich markup), the card (with its answer and rating buttons once
-    `intervals` are known), then `message`."""
+def _fit(console: Console) -> None:
+    """Take the terminal's size now (after a resize), whatever COLUMNS said at start."""
+    try:
+        size = os.get_terminal_size(console.file.fileno())
+    except (OSError, ValueError, AttributeError):
+        return
+    console.size = (size.columns, size.lines)
+
+
+def _info_lines(session: Session, card: Card) -> list[str]:
+    """What `i` shows: the card's id, deck, file:line, tags, state and due, and its review history."""
+    from prep import finding, paths
+
+    item = finding.details_of(card, session.store)
+    return finding.details_lines(item, paths.display_path(card.note.path)) + finding.history_lines(item)
+
+
+def _images(card: Card, revealed: bool) -> list[Path]:
+    """The image files the card's question (and, once revealed, answer) shows, as absolute paths."""
     front, back = render.card_sides(card)
-    console.clear()
-    console.print(render.header(card, session.done, session.left(), session.plan, session.clock(),
-                                session.unseen, session.config.day_starts_at, session.counts()))
-    if notice:
-        console.print(notice)
-    console.rule(style="dim")
-    render.show_markdown(console, front, screens)
-    if intervals is not None:
+    sides = front + back if revealed else front
+    if "![" not in sides and "<img" not in sides.lower():  # most cards: no need for the deck parser's module
+        return []
+    from prep import formats
+
+    references = formats.image_paths(front) + (formats.image_paths(back) if revealed else [])
+    folder = card.note.path.parent
+    return list(dict.fromkeys((folder / reference).resolve() for reference in references))
+
+
+def _open_images(images: list[Path]) -> str:
+    """Open each image in the system viewer (never through a shell); what happened, to show."""
+    import shutil
+
+    if not images:
+        return "This card has no image."
+    name = "open" if sys.platform == "darwin" else "xdg-open"  # Linux's `open` is openvt, not a viewer
+    viewer = shutil.which(name)
+    if viewer is None:
+        return f"No image viewer found ({name}); open the file:// link above."
+    for image in images:
+        try:
+            subprocess.Popen([viewer, str(image)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError as error:
+            return f"Could not start {viewer}: {error.strerror}"
+    return f"Opened {len(images)} image{'s' if len(images) != 1 else ''} in {os.path.basename(viewer)}."
+
+
+def _lines(console: Console, draw: Callable[[], None]) -> list[str]:
+    """What `draw` prints on the console, as the terminal's lines (styles kept)."""
+    with console.capture() as capture:
+        draw()
+    text = capture.get()
+    return text[:-1].split("\n") if text.endswith("\n") else text.split("\n") if text else []
+
+
+def _side(console: Console, source: str, images: list[Path], screens: render.Screens | None) -> list[str]:
+    """A card side's lines, then a file:// link to each image it shows."""
+    lines = (screens.text_for(source, console).rstrip("\n").split("\n") if screens is not None
+             else _lines(console, lambda: console.print(render.markdown(source))))
+    for image in images:
+        lines += _lines(console, lambda image=image: console.print(f"[dim]image:[/] {sanitize.markup(image.as_uri())}",
+                                                                   overflow="fold"))
+    return lines
+
+
+def _draw(session: Session, console: Console, card: Card, intervals: dict[int, timedelta] | None, notice: str,
+          message: str, screens: render.Screens | None = None, flag: int | None = None, offset: int = 0
+          ) -> tuple[int, int]:
+    """One screen: header and `notice` (Rich markup), the card (with its answer and rating buttons once
+    `intervals` are known), then `message`. When it is taller than the terminal the answer (or, when
+    the question alone fills the screen, the whole card) is shown from line `offset`, header and buttons
+    kept. Returns (offset kept in range, lines per page; 0 when everything fits)."""
+    front, back = render.card_sides(card)
+    front_images = _images(card, False)
+    images = _images(card, intervals is not None)
+
+    def top() -> None:
+        console.print(render.header(card, session.done, session.left(), session.plan, session.clock(),
+                                    session.unseen, session.config.day_starts_at, session.counts()))
+        if flag:
+            console.print(f"[bold {FLAGS[flag].replace('orange', 'dark_orange')}]⚑ {FLAGS[flag]} flag[/]")
+        if notice:
+            console.print(notice)
         console.rule(style="dim")
-        render.show_markdown(console, back, screens)
+
+    def bottom() -> None:
         console.rule(style="dim")
-        console.print(render.buttons(intervals))
-        console.print("[dim]1-4: rate · u: undo · e: edit · s: skip · q: quit[/]")
+        if intervals is not None:
+            console.print(render.buttons(intervals))
+        console.print(render.drill_keys(intervals is not None, bool(images)))
+        if message:
+            console.print("\n".join(f"[yellow]{sanitize.markup(line)}[/]" for line in message.split("\n")))
+
+    head, foot = _lines(console, top), _lines(console, bottom)
+    question = _side(console, front, front_images, screens)
+    rule = _lines(console, lambda: console.rule(style="dim")) if intervals is not None else []
+    back_lines = (_side(console, back, [image for image in images if image not in front_images], screens)
+                  if intervals is not None else [])
+    answer = rule + back_lines
+    room = console.height - 1 - len(head) - len(foot)  # the last line stays free: printing there would scroll
+    if not back_lines:
+        kept, scrolled = [], question
+    elif len(question) + len(rule) + 3 <= room:  # the question stays, the answer scrolls
+        kept, scrolled = question + rule, back_lines
     else:
-        console.rule(style="dim")
-        console.print(render.QUESTION_KEYS)
-    if message:
-        console.print(f"[yellow]{sanitize.markup(message)}[/]")
+        kept, scrolled = [], question + answer
+    page = room - len(kept) - 1  # one line says where in the card the screen is
+    if len(kept) + len(scrolled) <= room or page < 1:
+        page, offset, body = 0, 0, question + answer
+    else:
+        offset = max(0, min(offset, len(scrolled) - page))
+        where = f"[dim]lines {offset + 1}-{offset + page} of {len(scrolled)} · j/k ↓/↑ · space/PgDn · PgUp[/]"
+        body = kept + scrolled[offset:offset + page] + _lines(console, lambda: console.print(where))
+    console.clear()
+    console.file.write("\n".join(head + body + foot) + "\n")
+    console.file.flush()
+    return offset, page
 
 
 def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]:
@@ -180,6 +381,8 @@ def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]
 
     if paths.is_installed_deck_file(path):  # an upgrade would overwrite the edit
         return card, "These are the bundled decks; run 'prep init' to get an editable copy."
+    import signal
+
     try:
         command = shlex.split(editor)
     except ValueError as error:  # an unbalanced quote: the drill goes on with a message
@@ -187,6 +390,8 @@ def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]
     if not command:
         return card, "Could not start the editor: $EDITOR is blank"
     mode = KeyboardMode(sys.stdin.fileno()) if sys.stdin.isatty() else None
+    # Ctrl-Z in the editor stops the drill too: the editor owns the terminal's mode then, not the drill
+    stops = {signum: signal.signal(signum, signal.SIG_DFL) for signum in (signal.SIGTSTP, signal.SIGCONT)}
     try:
         if mode:
             mode.__enter__()
@@ -195,6 +400,8 @@ def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]
     except OSError as error:
         return card, f"Could not start the editor '{editor}': {error.strerror}"
     finally:
+        for signum, handler in stops.items():
+            signal.signal(signum, handler)
         if mode:
             mode.resume()
     parsed = loaded.reread(path)

@@ -103,8 +103,21 @@ def _m005_anki_note_mods(db: sqlite3.Connection) -> None:
         """)
 
 
+def _m006_flags_and_bury(db: sqlite3.Connection) -> None:
+    # A flag colour per card (as Anki's 1 red .. 4 blue), set from the drill; and which hide-until-tomorrow
+    # a skips row is: a skip, or a bury (Anki's word, for the same wait).
+    _run_script(db, """
+        CREATE TABLE flags (
+            card_id TEXT PRIMARY KEY,
+            flag INTEGER NOT NULL CHECK (flag BETWEEN 1 AND 4),
+            flagged_at INTEGER NOT NULL    -- epoch milliseconds
+        );
+        ALTER TABLE skips ADD COLUMN kind TEXT NOT NULL DEFAULT 'skip';  -- skip or bury
+        """)
+
+
 MIGRATIONS: list[Migration] = [_m001_initial, _m002_review_kind_and_suspended, _m003_lapse_index,
-                               _m004_review_mode_and_mocks, _m005_anki_note_mods]
+                               _m004_review_mode_and_mocks, _m005_anki_note_mods, _m006_flags_and_bury]
 
 
 def current_version(db: sqlite3.Connection) -> int:

@@ -1,4 +1,4 @@
-"""The review session: which card is next, rating, undo and skip; no terminal I/O."""
+"""The review session: which card is next, rating, skip, bury, suspend, flag and undo; no terminal I/O."""
 
 from __future__ import annotations
 
@@ -32,6 +32,18 @@ class Rated:
 
 
 @dataclass
+class Action:
+    """Something done to a card in this session that undo takes back: 'rate', 'skip', 'bury' or 'suspend'."""
+
+    kind: str
+    card: Card
+    rated: Rated | None = None  # for 'rate'
+
+
+FLAGS = {1: "red", 2: "orange", 3: "green", 4: "blue"}  # Anki's flag colours
+
+
+@dataclass
 class Preview:
     """What each rating of the card on screen gives, computed once while it is shown: the buttons show
     these intervals and the rating applies exactly its outcome."""
@@ -60,6 +72,7 @@ class Session:
     done: int = 0
     correct: int = 0
     history: list[Rated] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)  # what undo takes back, last first
     plan: dict | None = None  # a saved interview plan: {"interview": date, "target": float}
     # An explicit queue (cram, review ahead, mock): these cards in this order, due or not, past the
     # daily limits; `mode` is logged with each rating. Scheduling is the same: FSRS sees the real time.
@@ -111,8 +124,8 @@ class Session:
         self.skipped_now: set[str] = set()
         self.front: list[str] = []  # cards put back by undo, shown next
         # siblings of a card shown or rated today wait for tomorrow (learning cards excepted, as in Anki)
-        self.bury = self.config.bury_siblings and self.queue is None  # a chosen queue (cram, mock) is drilled as chosen
-        self.shown: set[str] = self.store.reviewed_since(self.day_start) if self.bury else set()
+        self.bury_siblings = self.config.bury_siblings and self.queue is None  # a chosen queue (cram, mock) is drilled as chosen
+        self.shown: set[str] = self.store.reviewed_since(self.day_start) if self.bury_siblings else set()
         self.shown_notes = {note_of(card_id) for card_id in self.shown}
         self.previewed: Preview | None = None
 
@@ -132,7 +145,7 @@ class Session:
                 continue  # its queue place changed: choose again
             card = self._card(card_id)
             if card is not None:
-                if self.bury:
+                if self.bury_siblings:
                     self.shown.add(card_id)
                     self.shown_notes.add(note_of(card_id))
                 return card
@@ -254,6 +267,7 @@ class Session:
         was_new = before is None
         was_review = before is not None and before.state == REVIEW_STATE
         self.history.append(Rated(review_id, card, rating, was_new, was_review))
+        self.actions.append(Action("rate", card, self.history[-1]))
         self.states[card.id] = after
         self._dequeue(card.id, was_new, was_review)
         if after.state in LEARNING_STATES and after.due < self.day_end:
@@ -263,13 +277,30 @@ class Session:
         return after
 
     def undo(self) -> Card | None:
-        """Take back this session's last rating: log row deleted, state restored; return its card."""
-        if not self.history:
+        """Take back this session's last action; return its card (None: nothing to undo)."""
+        action = self.undo_last()
+        return action.card if action is not None else None
+
+    def undo_last(self) -> Action | None:
+        """Take back this session's last rating, skip, bury or suspension; the card is shown next."""
+        if not self.actions:
             return None
+        action = self.actions.pop()
+        if action.kind == "rate":
+            return action if self._unrate() else None
+        if action.kind == "suspend":
+            self.store.unsuspend([action.card.id])
+        else:
+            self.store.unskip(action.card.id, self.day)
+        self._put_back(action.card.id)
+        return action
+
+    def _unrate(self) -> bool:
+        """Undo the last rating: log row deleted, state restored, the card put back first."""
         rated = self.history.pop()
         restored = self.store.undo(rated.review_id)
         if restored is None:
-            return None
+            return False
         card_id = rated.card.id
         self.learning.discard(card_id)
         if restored.state_before is None:
@@ -287,13 +318,47 @@ class Session:
         self.done -= 1
         self.correct -= rated.rating > 1
         self.front.append(card_id)
-        return rated.card
+        return True
 
-    def skip(self, card: Card) -> None:
-        """Hide the card until tomorrow (recorded, so a new session today skips it too)."""
-        self.store.skip(card.id, self.day)
+    def _put_back(self, card_id: str) -> None:
+        """A card hidden in this session back in its queue (it never left the new and review lists
+        unless their head passed it), to be shown next."""
+        self.skipped_now.discard(card_id)
+        state = self.states.get(card_id)
+        if state is None:
+            if card_id not in self.new:
+                self.new.insert(0, card_id)
+        elif state.state in LEARNING_STATES and state.due < self.day_end:
+            self.learning.add(card_id)
+        elif card_id not in self.due_reviews:
+            self.due_reviews.insert(0, card_id)
+        self.front.append(card_id)
+
+    def skip(self, card: Card, kind: str = "skip") -> None:
+        """Hide the card until tomorrow (recorded, so a new session today skips it too); `kind` 'bury'
+        records it as buried, Anki's name for the same wait."""
+        self.store.skip(card.id, self.day, kind)
+        self._hide(card, kind)
+
+    def bury(self, card: Card) -> None:
+        self.skip(card, "bury")
+
+    def suspend(self, card: Card) -> None:
+        """Suspend the card (reason 'manual'): no session shows it until `prep unsuspend`."""
+        self.store.suspend([card.id], self.clock(), "manual")
+        self._hide(card, "suspend")
+
+    def _hide(self, card: Card, kind: str) -> None:
         self.skipped_now.add(card.id)
         self.learning.discard(card.id)
+        self.actions.append(Action(kind, card))
+
+    def flag(self, card: Card) -> int | None:
+        """Move the card's flag to the next colour (none, 1..4, none again); return the new flag."""
+        current = self.store.flag(card.id)
+        flag = None if current == len(FLAGS) else (current or 0) + 1
+        self.store.set_flag(card.id, flag, self.clock())
+        return flag
 
     def replace_card(self, card: Card) -> None:
         """Swap in an edited version of a card (same id)."""

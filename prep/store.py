@@ -418,9 +418,32 @@ class Store:
             "GROUP BY card_id HAVING COUNT(*) >= ?", (minimum,)))
 
     @_explained
-    def skip(self, card_id: str, day: str) -> None:
+    def skip(self, card_id: str, day: str, kind: str = "skip") -> None:
+        """Hide a card for the review `day`; `kind` is 'skip' or 'bury' (the same wait, named as chosen)."""
         with self._transaction():
-            self.db.execute("INSERT OR IGNORE INTO skips (card_id, day) VALUES (?, ?)", (card_id, day))
+            self.db.execute("INSERT OR IGNORE INTO skips (card_id, day, kind) VALUES (?, ?, ?)", (card_id, day, kind))
+
+    @_explained
+    def unskip(self, card_id: str, day: str) -> None:
+        """Take back a skip or bury of the card for the review `day`."""
+        with self._transaction():
+            self.db.execute("DELETE FROM skips WHERE card_id = ? AND day = ?", (card_id, day))
+
+    @_explained
+    def flag(self, card_id: str) -> int | None:
+        """The card's flag colour (1..4), None when it has none."""
+        row = self.db.execute("SELECT flag FROM flags WHERE card_id = ?", (card_id,)).fetchone()
+        return row[0] if row else None
+
+    @_explained
+    def set_flag(self, card_id: str, flag: int | None, when: datetime) -> None:
+        """Flag a card with colour 1..4, or take its flag off (None)."""
+        with self._transaction():
+            if flag is None:
+                self.db.execute("DELETE FROM flags WHERE card_id = ?", (card_id,))
+            else:
+                self.db.execute("INSERT OR REPLACE INTO flags (card_id, flag, flagged_at) VALUES (?, ?, ?)",
+                                (card_id, flag, to_ms(when)))
 
     def _insert_review(self, card_id: str, rating: int, at_ms: int, duration_ms: int | None,
                        before: fsrs.Card | None, after: fsrs.Card, mode: str = "review") -> int:

@@ -282,9 +282,12 @@ def test_the_last_action_stays_on_the_next_cards_screen(decks_dir: Path, no_fuzz
     child.send("s")
     text = last_screen(child, "show answer")
     assert "Which curve is this?" in text and "skipped until tomorrow: ml-sigmoid-code" in text
+    child.send("u")  # the skip first: its card comes back
+    text = last_screen(child, "show answer")
+    assert "What does this print?" in text and "undone: ml-sigmoid-code (skip)" in text
     child.send("u")
     text = last_screen(child, "show answer")
-    assert "What is overfitting?" in text and "undone: ml-overfitting" in text
+    assert "What is overfitting?" in text and "undone: ml-overfitting (Good rating)" in text
     child.send("q")
     child.expect(pexpect.EOF)
 

@@ -169,3 +169,35 @@ def test_a_card_rated_by_another_session_leaves_this_ones_queue(tmp_path: Path) 
         assert theirs.next_card().id == "c2"
         assert "c1" in theirs.learning and "c0" not in theirs.new and "c1" not in theirs.new
         assert theirs.unseen == 2 and theirs.counts() == (2, 1, 0)
+
+
+def test_undo_takes_back_skips_buries_and_suspensions_with_their_counts(tmp_path: Path) -> None:
+    cards = make_decks(tmp_path / "decks", 4)
+    with Store(tmp_path / "p.db") as store:
+        s = session(store, cards)
+        s.rate(s.next_card(), 1)  # c0: Again, learning, back in a minute
+        assert s.counts() == (3, 1, 0)
+        s.skip(s.next_card())
+        s.bury(s.next_card())
+        s.suspend(s.next_card())
+        assert s.counts() == (0, 1, 0)
+        assert store.skipped(s.day) == {"c1", "c2"} and store.suspended() == {"c3": "manual"}
+        s.skip(s.next_card())  # c0, shown ahead of its step
+        assert s.next_card() is None and s.counts() == (0, 0, 0)
+        expected = [("skip", "c0", (0, 1, 0)), ("suspend", "c3", (1, 1, 0)), ("bury", "c2", (2, 1, 0)),
+                    ("skip", "c1", (3, 1, 0)), ("rate", "c0", (4, 0, 0))]
+        for kind, card_id, counts in expected:
+            action = s.undo_last()
+            assert (action.kind, action.card.id, s.counts()) == (kind, card_id, counts)
+            assert s.next_card().id == card_id  # shown again first
+        assert store.skipped(s.day) == set() and store.suspended() == {} and store.reviews() == []
+        assert s.undo_last() is None
+
+
+def test_flags_cycle_through_the_four_colours_and_off(tmp_path: Path) -> None:
+    cards = make_decks(tmp_path / "decks", 1)
+    with Store(tmp_path / "p.db") as store:
+        s = session(store, cards)
+        card = s.next_card()
+        assert [s.flag(card) for _ in range(6)] == [1, 2, 3, 4, None, 1]
+        assert store.flag("c0") == 1 and store.flag("nope") is None
