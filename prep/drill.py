@@ -118,15 +118,20 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
 
         return coding_drill.show(session, console, keys, card, screens), notice
     intervals: dict[int, timedelta] | None = None  # None until the answer is shown
+    typed: str | None = None  # an answer typed in $EDITOR (key t, or every reveal with typed_answers on)
     shown_at = time.monotonic()
     message = ""
     while True:
-        _draw(session, console, card, intervals, notice, message, screens)
+        _draw(session, console, card, intervals, notice, message, screens, typed)
         message = notice = ""
         key = keys()
         if key in ("q", "Q", "\x03", "\x04"):
             return "quit", ""
-        if key in (" ", "\r", "\n") and intervals is None:
+        if intervals is None and (key == "t" or key in (" ", "\r", "\n") and session.config.typed_answers):
+            typed, message = _type(card)
+            if typed is not None or key != "t":  # with typed_answers on, nothing typed still reveals
+                intervals = session.preview(card)
+        elif key in (" ", "\r", "\n") and intervals is None:
             intervals = session.preview(card)  # once: the buttons keep these values and the rating gives them
         elif key in ("1", "2", "3", "4") and intervals is not None:
             rating = int(key)
@@ -147,10 +152,21 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
             card, message = _edit(session, card, loaded)
 
 
+def _type(card: Card) -> tuple[str | None, str]:
+    """An answer typed in $EDITOR (mock_drill owns the editor round trip)."""
+    from prep import mock_drill
+
+    mode = KeyboardMode(sys.stdin.fileno()) if sys.stdin.isatty() else None
+    if mode:
+        mode.__enter__()
+    return mock_drill.type_answer(card, mode, "press t to type again, or space to show the answer.")
+
+
 def _draw(session: Session, console: Console, card: Card, intervals: dict[int, timedelta] | None, notice: str,
-          message: str, screens: render.Screens | None = None) -> None:
+          message: str, screens: render.Screens | None = None, typed: str | None = None) -> None:
     """One screen: header and `notice` (Rich markup), the card (with its answer and rating buttons once
-    `intervals` are known), then `message`."""
+    `intervals` are known; above the answer, `typed`, the answer typed, and a word diff when short), then
+    `message`."""
     front, back = render.card_sides(card)
     console.clear()
     console.print(render.header(card, session.done, session.left(), session.plan, session.clock(),
@@ -160,7 +176,18 @@ def _draw(session: Session, console: Console, card: Card, intervals: dict[int, t
     console.rule(style="dim")
     render.show_markdown(console, front, screens)
     if intervals is not None:
-        console.rule(style="dim")
+        if typed:
+            from prep import typed as typed_answers
+
+            console.rule("your answer", style="dim")
+            console.print(sanitize.text(typed), markup=False)
+            diff = typed_answers.word_diff(typed, render.card_sides(card, with_points=False)[1])
+            if diff is not None:
+                console.print(typed_answers.LEGEND)
+                console.print(diff)
+            console.rule("model answer", style="dim")
+        else:
+            console.rule(style="dim")
         render.show_markdown(console, back, screens)
         console.rule(style="dim")
         console.print(render.buttons(intervals))

@@ -164,7 +164,7 @@ def buttons(intervals: dict[int, timedelta]) -> str:
     )
 
 
-QUESTION_KEYS = "[dim]space/enter: show answer · s: skip · e: edit · u: undo · q: quit[/]"
+QUESTION_KEYS = "[dim]space/enter: show answer · t: type your answer · s: skip · e: edit · u: undo · q: quit[/]"
 
 
 def when(moment: datetime, now: datetime) -> str:
