@@ -93,15 +93,18 @@ def order(scheduler: fsrs.Scheduler, card_ids: list[str], state_of: Callable[[st
 
 def sweep(scheduler: fsrs.Scheduler, card_ids: Iterable[str], state_of: Callable[[str], fsrs.Card | None],
           plan: dict | None, now: datetime) -> list[str]:
-    """In the last days before the interview: the seen cards whose predicted recall on the day is below
-    the plan's target, lowest first, due or not. Empty outside those days."""
+    """In the last days before the interview: every seen card, due or not, lowest predicted recall on
+    the day first (the daily budget cuts the list; a card reviewed in the sweep goes to the end of the
+    next day's late). Not only those under the target: a review this close to the day gains the most
+    recall on it, and the benchmark (docs/deadline-benchmark.md) gained far less with that cut-off.
+    Empty outside those days."""
     if not in_sweep(plan, now):
         return []
     moment = interview_moment(plan, now)
-    assert plan is not None and moment is not None
+    assert moment is not None
     recall = {}
     for card_id in card_ids:
         state = state_of(card_id)
         if state is not None and state.last_review is not None:
             recall[card_id] = recall_on_day(scheduler, state, moment)
-    return sorted((c for c, r in recall.items() if r < plan["target"]), key=recall.__getitem__)
+    return sorted(recall, key=recall.__getitem__)

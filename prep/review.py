@@ -123,11 +123,12 @@ class Session:
     def _deadline_queue(self, now: datetime, skipped: set[str]) -> None:
         """Deadline mode: the due reviews by recall gained on the interview day per minute (the daily
         review limit, which the saved plan set, cuts the queue); in the last days before it, first the
-        sweep of the cards least likely recalled on the day, due or not."""
+        sweep of the cards least likely recalled on the day, due or not, each at most once a day."""
         minutes = deadline.minutes_per_card(self.store.durations())
         ordered = deadline.order(self.scheduler, self.due_reviews, self.states.__getitem__, self.plan, now, minutes)
         if deadline.in_sweep(self.plan, now):
-            candidates = (c for c in self.card_ids if c not in skipped and c not in self.learning)
+            done = self.store.reviewed_since(self.day_start)  # swept once a day is enough
+            candidates = (c for c in self.card_ids if c not in skipped and c not in self.learning and c not in done)
             ordered = list(dict.fromkeys(deadline.sweep(self.scheduler, candidates, self.states.get, self.plan, now)
                                          + ordered))
         self.due_reviews = ordered

@@ -11,7 +11,8 @@ from prep import sanitize
 SHORT_ANSWER_WORDS = 40
 MARKDOWN_AROUND = "_#>()[]{}|"  # emphasis and link marks stripped from a word's ends
 MARKDOWN_WITHIN = re.compile(r"[*`]+")  # bold and code marks, wherever they are (`**noise**.`)
-LEGEND = "[dim]compared word by word: [green]+word[/] missing from your answer · [red strike]-word[/] not in the model answer[/]"
+LEGEND = ("[dim]compared word by word: [green]+word[/] missing from your answer · "
+          "[red strike]-word[/] not in the model answer[/]")
 
 
 def words(text: str) -> list[str]:

@@ -19,7 +19,8 @@ PLAN = {"interview": date(2026, 3, 20), "target": 0.9}
 MOMENT = clock.interview_moment(PLAN["interview"])
 
 
-def put(store: Store, card_id: str, reviews: list[tuple[int, datetime, int | None]], due: datetime | None = None) -> None:
+def put(store: Store, card_id: str, reviews: list[tuple[int, datetime, int | None]],
+        due: datetime | None = None) -> None:
     """Log (rating, time, duration ms) reviews as `prep review` would; then, if given, move the card's due."""
     fsrs_alone = scheduler.make(CONFIG)
     for rating, at, duration in reviews:
@@ -38,8 +39,8 @@ def learnt(at: datetime) -> list[tuple[int, datetime, None]]:
     return [(3, at, None), (3, at + timedelta(minutes=10), None)]
 
 
-def session(store: Store, cards: list, now: datetime, **extra) -> Session:
-    return Session(store, [c.id for c in cards], {c.id: c for c in cards}.get, CONFIG, lambda: now, **extra)
+def session(store: Store, cards: list, now: datetime, config: Config = CONFIG, **extra) -> Session:
+    return Session(store, [c.id for c in cards], {c.id: c for c in cards}.get, config, lambda: now, **extra)
 
 
 def drawn(s: Session) -> list[str]:
@@ -53,7 +54,8 @@ def drawn(s: Session) -> list[str]:
 
 def test_recall_gain_is_fsrs_recall_on_the_day_after_a_review_now_minus_without() -> None:
     truth = fsrs.Scheduler(enable_fuzzing=False)
-    state, _ = truth.review_card(fsrs.Card(card_id=0, due=NOW), fsrs.Rating.Good, review_datetime=NOW - timedelta(days=9))
+    state, _ = truth.review_card(fsrs.Card(card_id=0, due=NOW), fsrs.Rating.Good,
+                                 review_datetime=NOW - timedelta(days=9))
     state, _ = truth.review_card(state, fsrs.Rating.Good, review_datetime=NOW - timedelta(days=6))
     p = truth.get_card_retrievability(state, NOW)
     good, _ = truth.review_card(state, fsrs.Rating.Good, review_datetime=NOW)
@@ -97,8 +99,7 @@ def test_the_daily_budget_cuts_the_ordered_queue(tmp_path: Path) -> None:
             due=NOW - timedelta(hours=3))
         put(store, "c1", learnt(NOW - timedelta(days=7)), due=NOW - timedelta(hours=2))
         put(store, "c2", learnt(NOW - timedelta(days=8)), due=NOW - timedelta(hours=1))
-        s = Session(store, [c.id for c in cards], {c.id: c for c in cards}.get,
-                    Config(enable_fuzzing=False, new_per_day=0, reviews_per_day=2), lambda: NOW, plan=PLAN)
+        s = session(store, cards, NOW, Config(enable_fuzzing=False, new_per_day=0, reviews_per_day=2), plan=PLAN)
         assert drawn(s) == ["c2", "c1"]  # the strong card, due first, is the one the budget leaves out
 
 
@@ -106,6 +107,7 @@ def test_the_last_two_days_sweep_the_lowest_recall_cards_due_or_not(tmp_path: Pa
     cards = make_decks(tmp_path / "decks", 4)
     three_days = MOMENT - timedelta(days=3)
     last_days = MOMENT - timedelta(days=1, hours=12)
+    one_a_day = Config(enable_fuzzing=False, new_per_day=0, reviews_per_day=1)
     with Store(tmp_path / "p.db") as store:
         later = MOMENT + timedelta(days=30)  # none due before the day: only the sweep can draw them
         put(store, "c0", learnt(NOW), due=later)  # a 3-day memory, reviewed 16 days before
@@ -116,8 +118,10 @@ def test_the_last_two_days_sweep_the_lowest_recall_cards_due_or_not(tmp_path: Pa
         assert recall["c0"] < recall["c1"] < 0.9 <= recall["c2"]
         assert drawn(session(store, cards, three_days, plan=PLAN)) == []  # not yet the last two days
         assert deadline.sweep(fsrs_alone, ["c0", "c1", "c2", "c3"], store.state, PLAN, three_days) == []
-        # the sweep: lowest predicted recall on the day first; the strong card and the unseen one (c3) not
-        assert drawn(session(store, cards, last_days, plan=PLAN)) == ["c0", "c1"]
+        # the sweep: every seen card, lowest predicted recall on the day first (the unseen c3 not)
+        assert deadline.sweep(fsrs_alone, ["c3", "c2", "c1", "c0"], store.state, PLAN, last_days) == ["c0", "c1", "c2"]
+        assert drawn(session(store, cards, last_days, plan=PLAN, config=one_a_day)) == ["c0"]  # the budget cuts it
+        assert drawn(session(store, cards, last_days + timedelta(hours=1), plan=PLAN)) == ["c1", "c2"]
         after = {c: deadline.recall_on_day(fsrs_alone, store.state(c), MOMENT) for c in ("c0", "c1")}
         assert all(after[c] > recall[c] for c in after)
         # after the interview: normal scheduling, nothing drawn before it is due

@@ -96,7 +96,8 @@ def test_t_types_an_answer_shown_above_the_model_answer_with_a_diff(tmp_path: Pa
 
 
 def test_typed_answers_setting_opens_the_editor_on_reveal(tmp_path: Path, isolated: Path) -> None:
-    child, text = answered(tmp_path, isolated, "typed_answers: true\n", "a model that fits noise in the training data", " ")
+    child, text = answered(tmp_path, isolated, "typed_answers: true\n", "a model that fits noise in the training data",
+                           " ")
     assert "your answer" in text and "A model that fits noise in the training data." in text
     # typed as the model answer (case aside): the diff line is the model answer with no word marked
     assert "compared word by word" in text and text.count("A model that fits noise in the training data.") == 2
