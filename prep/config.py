@@ -27,6 +27,7 @@ class Config:
     bury_siblings: bool = True  # a card's reverse and other cloze deletions wait for the next day
     leech_threshold: int = 8  # lapses after which a card is flagged as a leech
     backups_to_keep: int = 7  # daily copies of the review database
+    typed_answers: bool = False  # prep review opens $EDITOR for a typed answer before each reveal
     code_time_limit: int = 10  # seconds a coding card's tests may run in `prep review`
     parameters: list[float] | None = None  # fitted FSRS parameters; None means the defaults
     decks_folder: str | None = None  # set by 'prep init DIR'; --decks and PREP_DECKS come first
@@ -110,7 +111,7 @@ def _validate(config: Config) -> None:
                  "leech_threshold"):
         if getattr(config, name) < 0:
             raise ConfigError(f"{name} must not be negative")
-    for name in ("enable_fuzzing", "bury_siblings"):
+    for name in ("enable_fuzzing", "bury_siblings", "typed_answers"):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"{name} must be true or false")
     if config.code_time_limit < 1:

@@ -197,12 +197,13 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
 
         return coding_drill.show(session, console, keys, card, screens), notice
     intervals: dict[int, timedelta] | None = None  # None until the answer is shown
+    typed: str | None = None  # an answer typed in $EDITOR (key t, or every reveal with typed_answers on)
     shown_at = time.monotonic()
     message = ""
     flag = session.store.flag(card.id)
     offset, page = 0, 0  # the pager: first answer line shown, lines per page (0: the card fits)
     while True:
-        offset, page = _draw(session, console, card, intervals, notice, message, screens, flag, offset)
+        offset, page = _draw(session, console, card, intervals, notice, message, screens, flag, offset, typed)
         key = keys()
         if key == REDRAW:  # resized or resumed: same screen, same messages, at the terminal's size now
             _fit(console)
@@ -210,7 +211,11 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
         message = notice = ""
         if key in ("q", "Q", "\x03", "\x04"):
             return "quit", ""
-        if key in (" ", "\r", "\n") and intervals is None:
+        if intervals is None and (key == "t" or key in (" ", "\r", "\n") and session.config.typed_answers):
+            typed, message = _type(card)
+            if typed is not None or key != "t":  # with typed_answers on, nothing typed still reveals
+                intervals = session.preview(card)
+        elif key in (" ", "\r", "\n") and intervals is None:
             intervals = session.preview(card)  # once: the buttons keep these values and the rating gives them
             offset = 0
         elif page and key in DOWN_KEYS + UP_KEYS + PAGE_DOWN_KEYS + PAGE_UP_KEYS:
@@ -250,6 +255,16 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
             message = _open_images(_images(card, intervals is not None))
         elif key == "e":
             card, message = _edit(session, card, loaded)
+
+
+def _type(card: Card) -> tuple[str | None, str]:
+    """An answer typed in $EDITOR (mock_drill owns the editor round trip)."""
+    from prep import mock_drill
+
+    mode = KeyboardMode(sys.stdin.fileno()) if sys.stdin.isatty() else None
+    if mode:
+        mode.__enter__()
+    return mock_drill.type_answer(card, mode, "press t to type again, or space to show the answer.")
 
 
 def _fit(console: Console) -> None:
@@ -320,10 +335,11 @@ def _side(console: Console, source: str, images: list[Path], screens: render.Scr
 
 
 def _draw(session: Session, console: Console, card: Card, intervals: dict[int, timedelta] | None, notice: str,
-          message: str, screens: render.Screens | None = None, flag: int | None = None, offset: int = 0
-          ) -> tuple[int, int]:
+          message: str, screens: render.Screens | None = None, flag: int | None = None, offset: int = 0,
+          typed: str | None = None) -> tuple[int, int]:
     """One screen: header and `notice` (Rich markup), the card (with its answer and rating buttons once
-    `intervals` are known), then `message`. When it is taller than the terminal the answer (or, when
+    `intervals` are known; above the answer, `typed`, the answer typed, and a word diff when short), then
+    `message`. When it is taller than the terminal the answer (or, when
     the question alone fills the screen, the whole card) is shown from line `offset`, header and buttons
     kept. Returns (offset kept in range, lines per page; 0 when everything fits)."""
     front, back = render.card_sides(card)
@@ -350,6 +366,8 @@ def _draw(session: Session, console: Console, card: Card, intervals: dict[int, t
     head, foot = _lines(console, top), _lines(console, bottom)
     question = _side(console, front, front_images, screens)
     rule = _lines(console, lambda: console.rule(style="dim")) if intervals is not None else []
+    if intervals is not None and typed:
+        rule = _lines(console, lambda: _typed_answer(console, card, typed))
     back_lines = (_side(console, back, [image for image in images if image not in front_images], screens)
                   if intervals is not None else [])
     answer = rule + back_lines
@@ -371,6 +389,19 @@ def _draw(session: Session, console: Console, card: Card, intervals: dict[int, t
     console.file.write("\n".join(head + body + foot) + "\n")
     console.file.flush()
     return offset, page
+
+
+def _typed_answer(console: Console, card: Card, typed: str) -> None:
+    """The answer typed, a word diff against the model answer when that is short, then the model answer's rule."""
+    from prep import typed as typed_answers
+
+    console.rule("your answer", style="dim")
+    console.print(sanitize.text(typed), markup=False)
+    diff = typed_answers.word_diff(typed, render.card_sides(card, with_points=False)[1])
+    if diff is not None:
+        console.print(typed_answers.LEGEND)
+        console.print(diff)
+    console.rule("model answer", style="dim")
 
 
 def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]:

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from prep import mock, render, sanitize
 from prep.drill import KeyboardMode, KeyReader
+from prep.model import Card
 from prep.review import Session
 from prep.scheduler import RATINGS
 
@@ -90,7 +91,8 @@ def _ask(mock_run: Run, position: int, question: mock.Question, started: float) 
         if key == "s":
             return mock.Answer(question.card.id, question.part, question.card.note.deck, 0, 0, 0, [], 0)
         if key == "e":
-            typed, message = _type_answer(mock_run, question)
+            typed, message = type_answer(question.card, mock_run.mode,
+                                         "answer aloud and press space, or e to type again.")
             if typed is not None:
                 break
         elif key in (" ", *ENTER_KEYS):
@@ -174,26 +176,27 @@ def _answer_screen(mock_run: Run, position: int, question: mock.Question, second
     console.print(prompt)
 
 
-def _type_answer(mock_run: Run, question: mock.Question) -> tuple[str | None, str]:
-    """The answer typed in $EDITOR (None and a message when nothing was written or it failed)."""
+def type_answer(card: Card, mode: KeyboardMode | None, retry: str) -> tuple[str | None, str]:
+    """The answer to `card` typed in $EDITOR, the terminal handed back to it meanwhile (`mode`); None
+    and a message ending with `retry`, what to do next, when nothing was written or the editor failed."""
     editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    prompt = " ".join(render.card_sides(question.card, with_points=False)[0].split())
-    with tempfile.TemporaryDirectory(prefix="prep-mock-") as folder:
+    prompt = " ".join(render.card_sides(card, with_points=False)[0].split())
+    with tempfile.TemporaryDirectory(prefix="prep-answer-") as folder:
         path = os.path.join(folder, "answer.md")
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(f"\n\n# {prompt[:300]}\n# Write your answer above; lines starting with # are left out.\n")
-        if mock_run.mode:
-            mock_run.mode.restore()  # the editor needs the terminal as it was
+        if mode:
+            mode.restore()  # the editor needs the terminal as it was
         try:
             subprocess.call([*shlex.split(editor), path])
         except OSError as error:
             return None, f"Could not start the editor '{editor}': {error.strerror}"
         finally:
-            if mock_run.mode:
-                mock_run.mode.resume()
+            if mode:
+                mode.resume()
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = "".join(line for line in handle if not line.startswith("#")).strip()
-    return (text, "") if text else (None, "Nothing typed; answer aloud and press space, or e to type again.")
+    return (text, "") if text else (None, f"Nothing typed; {retry}")
 
 
 def summary_lines(answers: list[mock.Answer], result: mock.Report, mock_record: mock.Mock) -> list[str]:

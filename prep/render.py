@@ -170,7 +170,7 @@ CARD_KEYS = "b: bury · !: suspend · f: flag · i: info"  # the current card's 
 def drill_keys(revealed: bool, images: bool = False) -> str:
     """The help lines under a card: before the answer is shown, or with the rating buttons."""
     keys = ("1-4: rate · u: undo · e: edit · s: skip" if revealed
-            else "space/enter: show answer · s: skip · e: edit · u: undo")
+            else "space/enter: show answer · t: type your answer · s: skip · e: edit · u: undo")
     return f"[dim]{keys} · q: quit\n{CARD_KEYS}{' · o: open image' if images else ''}[/]"
 
 

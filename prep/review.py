@@ -120,7 +120,7 @@ class Session:
             self.new, self.learning = [], set()
             self.reviews_left, self.new_left = len(self.due_reviews), 0
         elif deadline.interview_moment(self.plan, now) is not None:
-            self.due_reviews = deadline.order(self.scheduler, self.due_reviews, self.states.__getitem__, self.plan, now)
+            self._deadline_queue(now, skipped)
         self.skipped_now: set[str] = set()
         self.front: list[str] = []  # cards put back by undo, shown next
         # siblings of a card shown or rated today wait for tomorrow (learning cards excepted, as in Anki)
@@ -132,6 +132,19 @@ class Session:
     @cached_property
     def scheduler(self) -> fsrs.Scheduler:
         return sched.make(self.config)
+
+    def _deadline_queue(self, now: datetime, skipped: set[str]) -> None:
+        """Deadline mode: the due reviews by recall gained on the interview day per minute (the daily
+        review limit, which the saved plan set, cuts the queue); in the last days before it, first the
+        sweep of the cards least likely recalled on the day, due or not, each at most once a day."""
+        minutes = deadline.minutes_per_card(self.store.durations())
+        ordered = deadline.order(self.scheduler, self.due_reviews, self.states.__getitem__, self.plan, now, minutes)
+        if deadline.in_sweep(self.plan, now):
+            done = self.store.reviewed_since(self.day_start)  # swept once a day is enough
+            candidates = (c for c in self.card_ids if c not in skipped and c not in self.learning and c not in done)
+            ordered = list(dict.fromkeys(deadline.sweep(self.scheduler, candidates, self.states.get, self.plan, now)
+                                         + ordered))
+        self.due_reviews = ordered
 
     # -- queue ----------------------------------------------------------------
     def next_card(self) -> Card | None:

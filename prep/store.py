@@ -250,6 +250,11 @@ class Store:
                 for r in rows]
 
     @_explained
+    def durations(self) -> list[tuple[str, int]]:
+        """(card id, duration ms) of every timed review, for the minutes a card's review takes."""
+        return self.db.execute("SELECT card_id, duration_ms FROM reviews WHERE duration_ms > 0").fetchall()
+
+    @_explained
     def counts_since(self, start: datetime) -> tuple[int, int]:
         """(new cards introduced, reviews of review-state cards) since `start`, for daily limits."""
         row = self.db.execute(
