@@ -287,11 +287,12 @@ def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_d
             from prep import backup
 
             backup.daily_backup(paths.database_path(), session.day, config.backups_to_keep)
-            try:
-                drill.prepare_next_session(session, console, screens)
-                cache.prune()
-            except KeyboardInterrupt:  # only speed next time is lost
-                pass
+            if not summary.interrupted:  # after Ctrl-C, leave at once
+                try:
+                    drill.prepare_next_session(session, console, screens)
+                    cache.prune()
+                except KeyboardInterrupt:  # only speed next time is lost
+                    pass
 
 
 @cli.command()

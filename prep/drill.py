@@ -29,6 +29,7 @@ class Summary:
     seconds: float
     next_due: datetime | None
     left: int = 0  # cards still due today when the session ended early
+    interrupted: bool = False  # ended by Ctrl-C: the user wants out now, not tomorrow's cards drawn first
 
 
 ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|O.|.)?", re.S)
@@ -169,10 +170,12 @@ def drill(session: Session, console: Console, keys: Callable[[], str], loaded: d
                 break
             card = session.next_card()
     except KeyboardInterrupt:  # Ctrl-C: every acknowledged rating is already committed
-        pass
+        interrupted = True
+    else:
+        interrupted = False
     # all cards still due today, not only the ones a --limit left for this session
     return Summary(session.done, session.correct, time.monotonic() - started, session.next_due(),
-                   sum(session.counts()))
+                   sum(session.counts()), interrupted)
 
 
 def prepare_next_session(session: Session, console: Console, screens: render.Screens) -> None:
