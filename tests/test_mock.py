@@ -16,6 +16,7 @@ import pexpect
 import pytest
 from click.testing import CliRunner
 
+from tests.conftest import query
 from prep import decks, mock, scheduler
 from prep.cli import cli
 from prep.config import Config
@@ -198,7 +199,7 @@ def test_mock_skip_quit_and_no_terminal(tmp_path: Path, isolated: Path) -> None:
     child.send("q")
     child.expect(pexpect.EOF)
     assert "No question answered; nothing saved." in child.before
-    assert sqlite3.connect(isolated / "prep.db").execute("SELECT COUNT(*) FROM reviews").fetchone() == (0,)
+    assert query(isolated / "prep.db", "SELECT COUNT(*) FROM reviews") == [(0,)]
     result = CliRunner().invoke(cli, ["mock"], catch_exceptions=False)
     assert result.exit_code == 1 and "needs an interactive terminal" in result.output
     result = CliRunner().invoke(cli, ["mock", "--history"], catch_exceptions=False)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from tests.conftest import query
 from prep import decks, formats, render
 from prep.cache import Cache, note_from_row, note_row
 from prep.cli import cli
@@ -125,7 +126,7 @@ def test_export_puts_points_in_the_answer(tmp_path: Path) -> None:
 
     with zipfile.ZipFile(out) as package:
         (tmp_path / "col").write_bytes(package.read("collection.anki2"))
-    fields = [row[0] for row in sqlite3.connect(tmp_path / "col").execute("SELECT flds FROM notes")]
+    fields = [row[0] for row in query(tmp_path / "col", "SELECT flds FROM notes")]
     assert any("<li>acts as an ensemble</li>" in f for f in fields)
 
 
