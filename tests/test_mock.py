@@ -125,7 +125,7 @@ def plain(child: pexpect.spawn, pattern: str) -> str:
     return ANSI.sub("", child.before)
 
 
-def test_a_mock_through_a_terminal_logs_reviews_and_history(tmp_path: Path, isolated: Path) -> None:
+def test_a_mock_through_a_terminal_logs_reviews_and_history(tmp_path: Path, isolated: Path, request: pytest.FixtureRequest) -> None:
     root = make_decks(tmp_path / "work" / "decks")
     write(isolated / "config.yaml", "enable_fuzzing: false\n")
     typist = write(tmp_path / "typist.py", "import sys\nopen(sys.argv[-1], 'a').write('Candidates, a ranker, diversity.\\n')\n")
@@ -167,6 +167,7 @@ def test_a_mock_through_a_terminal_logs_reviews_and_history(tmp_path: Path, isol
     assert "prep cram --deck 'ML System Design::Feed' --weak 20" in report
 
     db = sqlite3.connect(isolated / "prep.db")
+    request.addfinalizer(db.close)  # closed even when an assert below fails (Python 3.13 warns otherwise)
     reviews = db.execute("SELECT id, card_id, rating, reviewed_at, mode, state_after FROM reviews ORDER BY id").fetchall()
     assert [(r[1], r[2], r[4]) for r in reviews] == [("design-feed", 2, "mock"), ("career-conflict", 3, "mock")]
     truth = fsrs.Scheduler(enable_fuzzing=False)
