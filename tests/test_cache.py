@@ -71,15 +71,6 @@ def test_corrupt_cache_is_ignored_and_rebuilt(tmp_path: Path) -> None:
     assert ids(root, cache) == [("a1", "First?")]
 
 
-def test_missing_image_is_noticed_even_when_the_deck_file_is_unchanged(tmp_path: Path) -> None:
-    root, cache = tmp_path / "decks", tmp_path / "cache"
-    write(root / "img.png", "png")
-    write(root / "a.md", "<!-- id: a1 -->\nQ: See ![x](img.png)\nA: ok\n")
-    assert load(root, cache).problems == []
-    (root / "img.png").unlink()
-    assert [p.message for p in load(root, cache).problems] == ["missing image file 'img.png'"]
-
-
 def test_a_damaged_or_foreign_cache_file_is_replaced(tmp_path: Path) -> None:
     root, cache = tmp_path / "decks", tmp_path / "cache"
     write(root / "a.yaml", "cards:\n  - {id: a1, q: 'First?', a: 'One.'}\n")
