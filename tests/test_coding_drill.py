@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+from contextlib import closing
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -58,9 +59,9 @@ def finish(child: pexpect.spawn) -> str:
 
 
 def stored(home: Path) -> tuple[list[tuple], tuple]:
-    db = sqlite3.connect(home / "prep.db")
-    rows = db.execute("SELECT card_id, rating FROM reviews ORDER BY id").fetchall()
-    card = db.execute("SELECT state, step, stability, difficulty, due FROM cards WHERE id = 'code-add'").fetchone()
+    with closing(sqlite3.connect(home / "prep.db")) as db:
+        rows = db.execute("SELECT card_id, rating FROM reviews ORDER BY id").fetchall()
+        card = db.execute("SELECT state, step, stability, difficulty, due FROM cards WHERE id = 'code-add'").fetchone()
     return rows, card
 
 
