@@ -249,7 +249,7 @@ def cram(deck: str | None, tag: str | None, weak: int | None, limit: int | None,
 def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_dir: str | None,
            queue=None, mode: str = "review") -> None:
     """Run a drill over the cards in scope: the day's queue, or the cards `queue(store, ids)` picks."""
-    from prep import drill, paths, plan as planner, render
+    from prep import drill, paths, plan as planner, render, terminal
     from prep.review import Session
     from prep.store import Store
 
@@ -277,7 +277,7 @@ def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_d
 
             console = Console(highlight=False)
             screens = render.Screens(cache)
-            with drill.KeyboardMode(sys.stdin.fileno()) as mode, drill.TerminalSignals(mode) as signals:
+            with terminal.KeyboardMode(sys.stdin.fileno()) as mode, terminal.TerminalSignals(mode) as signals:
                 warning = _problems_warning(loaded)  # kept on the first card's screen, which clears the terminal
                 keys = drill.KeyReader(sys.stdin.fileno(), signals.read_fd)  # resize, Ctrl-Z/fg: redraw
                 summary = drill.drill(session, console, keys, loaded, screens,
@@ -314,7 +314,7 @@ def mock(questions: int | None, minutes: int | None, parts: tuple[str, ...], dec
     follow; tick the points you made (1-9), enter, then accept the proposed rating (enter) or pick
     one (1-4). Every answer is logged as a review at the real time, and the mock is saved.
     """
-    from prep import drill, mock as mocks, mock_drill, paths, plan as planner, scheduler
+    from prep import drill, mock as mocks, mock_drill, paths, plan as planner, scheduler, terminal
     from prep.review import Session
     from prep.store import Store
 
@@ -343,9 +343,9 @@ def mock(questions: int | None, minutes: int | None, parts: tuple[str, ...], dec
             from rich.console import Console
 
             console = Console(highlight=False)
-            with drill.KeyboardMode(sys.stdin.fileno()) as mode:
+            with terminal.KeyboardMode(sys.stdin.fileno()):
                 answers = mock_drill.run(mock_drill.Run(session, drawn, mock_id, console,
-                                                        mock_drill.TimedKeys(sys.stdin.fileno()), mode, minutes))
+                                                        mock_drill.TimedKeys(sys.stdin.fileno()), minutes))
             record = mocks.Mock(mock_id, now, chosen_parts, answers)
             console.print()
             for line in mock_drill.summary_lines(answers, mocks.report(store, record), record):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -110,7 +108,9 @@ def edit_and_run(session: Session, console: Console, card: Card) -> tuple[sandbo
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         files.write_text(path, card.note.code.stub)
-    problem = open_editor(path)
+    from prep import terminal
+
+    problem = terminal.run_editor([str(path)])
     if problem:
         return None, problem
     try:
@@ -120,25 +120,6 @@ def edit_and_run(session: Session, console: Console, card: Card) -> tuple[sandbo
     console.print("[dim]running the tests...[/]")
     limits = sandbox.Limits(seconds=float(session.config.code_time_limit))
     return sandbox.run(code, card.note.code.tests, limits), ""
-
-
-def open_editor(path: Path) -> str:
-    """Run $VISUAL/$EDITOR on `path` with the terminal as it was; a message if it could not start."""
-    from prep.drill import KeyboardMode
-
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-    mode = KeyboardMode(sys.stdin.fileno()) if sys.stdin.isatty() else None
-    try:
-        if mode:
-            mode.__enter__()
-            mode.restore()
-        subprocess.call([*shlex.split(editor), str(path)])
-    except OSError as error:
-        return f"Could not start the editor '{editor}': {error.strerror}"
-    finally:
-        if mode:
-            mode.resume()
-    return ""
 
 
 def rate(session: Session, console: Console, card: Card, rating: int, shown_at: float) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import select
-import shlex
 import subprocess
 import sys
 import time
@@ -60,92 +59,6 @@ class KeyReader:
         length = match.end() if match else 1
         key, self.pending = self.pending[:length], self.pending[length:]
         return key
-
-
-class KeyboardMode:
-    """Cbreak mode for the whole drill: keys arrive one at a time and none typed early are lost.
-
-    TCSANOW (not tty's default TCSAFLUSH) keeps keys pressed while a screen was still drawing.
-    """
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.saved: list | None = None
-
-    def __enter__(self) -> "KeyboardMode":
-        import termios
-        import tty
-
-        self.saved = termios.tcgetattr(self.fd)
-        tty.setcbreak(self.fd, termios.TCSANOW)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.restore()
-
-    def restore(self) -> None:
-        import termios
-
-        if self.saved is not None:
-            termios.tcsetattr(self.fd, termios.TCSANOW, self.saved)
-
-    def resume(self) -> None:
-        import termios
-        import tty
-
-        tty.setcbreak(self.fd, termios.TCSANOW)
-
-
-class TerminalSignals:
-    """While the drill runs: a resize (SIGWINCH) or a resume after Ctrl-Z (SIGCONT) writes to a pipe the
-    key reader selects on, so the screen is redrawn; Ctrl-Z (SIGTSTP) gives the terminal back its own
-    mode before the process stops, and SIGCONT puts cbreak mode back. Handlers only set state and
-    write a byte: the drawing happens in the drill's loop."""
-
-    def __init__(self, mode: KeyboardMode | None) -> None:
-        self.mode = mode
-        self.read_fd = self.write_fd = -1
-        self.saved: dict = {}
-
-    def __enter__(self) -> "TerminalSignals":
-        import signal
-
-        self.read_fd, self.write_fd = os.pipe()
-        os.set_blocking(self.read_fd, False)
-        os.set_blocking(self.write_fd, False)  # a handler must never block on a full pipe
-        for signum, handler in ((signal.SIGWINCH, self._wake), (signal.SIGTSTP, self._stop),
-                                (signal.SIGCONT, self._resume)):
-            self.saved[signum] = signal.signal(signum, handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        import signal
-
-        for signum, handler in self.saved.items():
-            signal.signal(signum, handler)
-        os.close(self.read_fd)
-        os.close(self.write_fd)
-
-    def _wake(self, *_: object) -> None:
-        try:
-            os.write(self.write_fd, b"!")
-        except OSError:  # full: a redraw is already pending
-            pass
-
-    def _stop(self, *_: object) -> None:
-        import signal
-
-        if self.mode is not None:
-            self.mode.restore()  # the shell gets the terminal as it gave it
-        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTSTP)  # stops here; returns after SIGCONT (fg)
-        signal.signal(signal.SIGTSTP, self._stop)
-        self._resume()  # also when the stop was discarded (no job control: an orphaned process group)
-
-    def _resume(self, *_: object) -> None:
-        if self.mode is not None:
-            self.mode.resume()
-        self._wake()
 
 
 def drain(fd: int) -> None:
@@ -264,10 +177,7 @@ def _type(card: Card) -> tuple[str | None, str]:
     """An answer typed in $EDITOR (mock_drill owns the editor round trip)."""
     from prep import mock_drill
 
-    mode = KeyboardMode(sys.stdin.fileno()) if sys.stdin.isatty() else None
-    if mode:
-        mode.__enter__()
-    return mock_drill.type_answer(card, mode, "press t to type again, or space to show the answer.")
+    return mock_drill.type_answer(card, "press t to type again, or space to show the answer.")
 
 
 def _fit(console: Console) -> None:
@@ -409,35 +319,16 @@ def _typed_answer(console: Console, card: Card, typed: str) -> None:
 
 def _edit(session: Session, card: Card, loaded: decks.Decks) -> tuple[Card, str]:
     """Open the card's file in $EDITOR at its line, then reload the card."""
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
     path = card.note.path
     from prep import paths
 
     if paths.is_installed_deck_file(path):  # an upgrade would overwrite the edit
         return card, "These are the bundled decks; run 'prep init' to get an editable copy."
-    import signal
+    from prep import terminal
 
-    try:
-        command = shlex.split(editor)
-    except ValueError as error:  # an unbalanced quote: the drill goes on with a message
-        return card, f"Could not start the editor '{editor}': {error}"
-    if not command:
-        return card, "Could not start the editor: $EDITOR is blank"
-    mode = KeyboardMode(sys.stdin.fileno()) if sys.stdin.isatty() else None
-    # Ctrl-Z in the editor stops the drill too: the editor owns the terminal's mode then, not the drill
-    stops = {signum: signal.signal(signum, signal.SIG_DFL) for signum in (signal.SIGTSTP, signal.SIGCONT)}
-    try:
-        if mode:
-            mode.__enter__()
-            mode.restore()  # the editor needs the terminal as it was
-        subprocess.call([*command, f"+{card.note.line}", str(path)])
-    except OSError as error:
-        return card, f"Could not start the editor '{editor}': {error.strerror}"
-    finally:
-        for signum, handler in stops.items():
-            signal.signal(signum, handler)
-        if mode:
-            mode.resume()
+    problem = terminal.run_editor([f"+{card.note.line}", str(path)])
+    if problem:
+        return card, problem
     parsed = loaded.reread(path)
     if parsed.problems:
         return card, "The file has problems; keeping the old card: " + "; ".join(str(p) for p in parsed.problems[:3])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import select
-import shlex
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
@@ -14,7 +12,7 @@ from typing import Callable
 from rich.console import Console
 
 from prep import mock, render, sanitize
-from prep.drill import KeyboardMode, KeyReader
+from prep.drill import KeyReader
 from prep.model import Card
 from prep.review import Session
 from prep.scheduler import RATINGS
@@ -47,7 +45,6 @@ class Run:
     mock_id: int
     console: Console
     keys: Callable[[float | None], str | None]
-    mode: KeyboardMode | None = None  # handed back to the terminal while $EDITOR runs
     minutes: int | None = None  # the mock ends after the question that runs past this
     monotonic: Callable[[], float] = time.monotonic
 
@@ -91,7 +88,7 @@ def _ask(mock_run: Run, position: int, question: mock.Question, started: float) 
         if key == "s":
             return mock.Answer(question.card.id, question.part, question.card.note.deck, 0, 0, 0, [], 0)
         if key == "e":
-            typed, message = type_answer(question.card, mock_run.mode,
+            typed, message = type_answer(question.card,
                                          "answer aloud and press space, or e to type again.")
             if typed is not None:
                 break
@@ -176,24 +173,19 @@ def _answer_screen(mock_run: Run, position: int, question: mock.Question, second
     console.print(prompt)
 
 
-def type_answer(card: Card, mode: KeyboardMode | None, retry: str) -> tuple[str | None, str]:
-    """The answer to `card` typed in $EDITOR, the terminal handed back to it meanwhile (`mode`); None
-    and a message ending with `retry`, what to do next, when nothing was written or the editor failed."""
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+def type_answer(card: Card, retry: str) -> tuple[str | None, str]:
+    """The answer to `card` typed in $EDITOR; None and a message ending with `retry`, what to do next,
+    when nothing was written or the editor failed."""
+    from prep import terminal
+
     prompt = " ".join(render.card_sides(card, with_points=False)[0].split())
     with tempfile.TemporaryDirectory(prefix="prep-answer-") as folder:
         path = os.path.join(folder, "answer.md")
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(f"\n\n# {prompt[:300]}\n# Write your answer above; lines starting with # are left out.\n")
-        if mode:
-            mode.restore()  # the editor needs the terminal as it was
-        try:
-            subprocess.call([*shlex.split(editor), path])
-        except OSError as error:
-            return None, f"Could not start the editor '{editor}': {error.strerror}"
-        finally:
-            if mode:
-                mode.resume()
+        problem = terminal.run_editor([path])
+        if problem:
+            return None, problem
         with open(path, encoding="utf-8", errors="replace") as handle:
             text = "".join(line for line in handle if not line.startswith("#")).strip()
     return (text, "") if text else (None, f"Nothing typed; {retry}")

@@ -144,10 +144,6 @@ def test_edit_opens_the_file_at_the_card_and_shows_the_edit(decks_dir: Path, no_
                    "text = path.read_text().replace('What is overfitting?', 'What is overfitting, really?')\n"
                    "path.write_text(text)\n"
                    "pathlib.Path(sys.argv[2] + '.line').write_text(str(line))\n")
-    child = spawn(decks_dir, no_fuzz, "--deck", "ML::Basics")
-    child.setecho(False)
-    os.environ  # the editor is passed through the environment below
-    child.close()
     env = dict(os.environ, PREP_HOME=str(no_fuzz), PREP_NOW=NOW, TERM="xterm", TZ="UTC",
                EDITOR=f"{sys.executable} {editor}")
     child = pexpect.spawn(sys.executable, ["-m", "prep", "review", "--deck", "ML::Basics"], cwd=str(decks_dir.parent),

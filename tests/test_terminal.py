@@ -1,0 +1,65 @@
+"""Handing the terminal to $EDITOR from the drill: the editor gets it as the drill found it, and the
+drill gets its own mode back (through a real pseudo-terminal, for each key that opens an editor)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.conftest import NOW, write
+from tests.test_codecheck import YAML_CARD
+
+# The editor records whether its terminal reads lines and echoes them (what the drill's cbreak mode
+# turns off), and writes an answer so that a typed answer is not empty.
+EDITOR = ("import os, sys, termios\n"
+          "flags = termios.tcgetattr(sys.stdin.fileno())[3]\n"
+          "with open(os.environ['TTY_RECORD'], 'a') as out:\n"
+          "    out.write(f'{bool(flags & termios.ICANON)} {bool(flags & termios.ECHO)}\\n')\n"
+          "if sys.argv[-1].endswith('answer.md'):\n"
+          "    open(sys.argv[-1], 'w').write('an answer')\n")
+
+
+def drill(tmp_path: Path, decks: Path) -> tuple[pexpect.spawn, Path]:
+    editor = write(tmp_path / "editor.py", EDITOR)
+    env = dict(os.environ, PREP_HOME=str(tmp_path / "home"), PREP_NOW=NOW, TERM="xterm", TZ="UTC",
+               EDITOR=f"{sys.executable} {editor}", TTY_RECORD=str(tmp_path / "tty"))
+    child = pexpect.spawn(sys.executable, ["-m", "prep", "review", "--decks", str(decks)], env=env,
+                          encoding="utf-8", dimensions=(40, 100), timeout=20)
+    return child, tmp_path
+
+
+def records(folder: Path) -> list[str]:
+    """What each editor run found: 'line-reading echoing' flags."""
+    return (folder / "tty").read_text().splitlines()
+
+
+@pytest.mark.parametrize("key", ["e", "t"])
+def test_the_editor_gets_a_line_reading_echoing_terminal_and_the_drill_gets_its_keys_back(
+        tmp_path: Path, key: str) -> None:
+    decks = write(tmp_path / "decks" / "a.yaml", "cards:\n  - {id: a, q: 'Question?', a: 'Answer.'}\n").parent
+    child, folder = drill(tmp_path, decks)
+    child.expect("show answer")
+    child.send(key)
+    child.expect("Reloaded the edited card|an answer")
+    assert records(folder) == ["True True"]  # not the drill's cbreak mode (no line editing, no echo)
+    child.send(" " if key == "e" else "")
+    child.expect("1-4: rate")
+    child.send("3")  # one key press, no Enter: the drill's own mode is back
+    child.expect("saved: Good")
+    child.send("q")
+    child.expect(pexpect.EOF)
+
+
+def test_a_coding_card_editor_gets_the_terminal_as_the_drill_found_it(tmp_path: Path) -> None:
+    decks = write(tmp_path / "decks" / "code.yaml", YAML_CARD).parent
+    child, folder = drill(tmp_path, decks)
+    child.expect("q: quit")
+    child.send("e")
+    child.expect("running the tests|failed|passed")
+    assert records(folder) == ["True True"]
+    child.send("q")
+    child.expect(pexpect.EOF)
