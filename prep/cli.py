@@ -827,25 +827,46 @@ def show(card_id: str, as_json: bool, decks_dir: str | None) -> None:
 
 
 @cli.command()
-@click.argument("text")
+@click.argument("text", required=False, default="")
 @_deck_option()
 @click.option("--tag", help="Only cards with this tag.")
+@click.option("--flag", "flag_colour", type=click.Choice(["any", "red", "orange", "green", "blue"]),
+              help="Only cards flagged in the drill (f), with this colour or any.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @decks_option
-def search(text: str, deck: str | None, tag: str | None, as_json: bool, decks_dir: str | None) -> None:
-    """Notes whose question, answer, cloze, extra or tags contain TEXT (ignoring case)."""
+def search(text: str, deck: str | None, tag: str | None, flag_colour: str | None, as_json: bool,
+           decks_dir: str | None) -> None:
+    """Notes whose question, answer, cloze, extra or tags contain TEXT (ignoring case); with --flag, the
+    flagged cards (TEXT may then be left out)."""
     from prep import finding
 
+    if not text and flag_colour is None:
+        raise click.UsageError("give TEXT to search for, or --flag")
+    flagged = None
+    if flag_colour is not None:
+        from prep import paths
+        from prep.review import FLAGS
+        from prep.store import Store
+
+        with Store(paths.database_path()) as store:
+            flagged = {card_id: flag for card_id, flag in store.flags().items()
+                       if flag_colour == "any" or FLAGS.get(flag) == flag_colour}
     with _cache() as cache:
         loaded = _decks(decks_dir, cache)
-        found = finding.search(loaded, text, deck, tag)
+        found = finding.search(loaded, text, deck, tag, flagged)
     if as_json:
         _echo_json([{"id": f.note.id, "cards": f.card_ids, "deck": f.note.deck, "question": f.first_line,
-                     "file": str(f.note.path), "line": f.note.line} for f in found])
+                     "file": str(f.note.path), "line": f.note.line}
+                    | ({"flags": {c: finding.flag_name(flagged[c]) for c in f.card_ids}} if flagged is not None else {})
+                    for f in found])
         return
     for item in found:
-        click.echo(sanitize.visible(f"{item.note.id}  {item.note.deck}  {_one_line(item.first_line)}"))
-    click.echo(sanitize.visible(f"{len(found)} note{' matches' if len(found) == 1 else 's match'} '{text}'."),
+        marks = (" " + " ".join(f"[{finding.flag_name(flagged[c])}]" for c in item.card_ids)
+                 if flagged is not None else "")
+        click.echo(sanitize.visible(f"{item.note.id}  {item.note.deck}{marks}  {_one_line(item.first_line)}"))
+    what = (f"'{text}'" if text else "") + (" and " if text and flag_colour else "") + \
+        (f"the {flag_colour} flag" if flag_colour not in (None, "any") else "a flag" if flag_colour else "")
+    click.echo(sanitize.visible(f"{len(found)} note{' matches' if len(found) == 1 else 's match'} {what}."),
                err=not found)
     if not found:
         sys.exit(1)

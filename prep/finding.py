@@ -53,15 +53,26 @@ class Found:
         return text.splitlines()[0] if text else ""
 
 
-def search(collection: Decks, text: str, deck: str | None = None, tag: str | None = None) -> list[Found]:
-    """Notes with `text` (ignoring case) in the question, answer, cloze, extra or tags, in deck order."""
+def search(collection: Decks, text: str, deck: str | None = None, tag: str | None = None,
+           flagged: dict[str, int] | None = None) -> list[Found]:
+    """Notes with `text` (ignoring case) in the question, answer, cloze, extra or tags, in deck order;
+    with `flagged` (card id → flag), only notes with a card in it, and only those cards."""
     wanted = text.lower()
     found = []
     for note in collection.notes_in_scope(deck, tag):
         fields = (note.q, note.a, note.cloze, note.extra, *note.tags)
         if any(wanted in value.lower() for value in fields):
-            found.append(Found(note, [card.id for card in cards_of(note)]))
+            card_ids = [card.id for card in cards_of(note) if flagged is None or card.id in flagged]
+            if card_ids:
+                found.append(Found(note, card_ids))
     return found
+
+
+def flag_name(flag: int | None) -> str | None:
+    """A flag's colour name (Anki's), None for no flag."""
+    from prep.review import FLAGS  # the drill owns the colours; most finding commands never need them
+
+    return FLAGS.get(flag) if flag else None
 
 
 @dataclass
@@ -72,6 +83,7 @@ class CardDetails:
     state: object | None  # fsrs.Card, None while new
     suspended: str | None  # why ('manual' or 'leech'), None when not suspended
     reviews: list[Review] = field(default_factory=list)
+    flag: int | None = None  # the flag colour (review.FLAGS), None when not flagged
 
     @property
     def lapses(self) -> int:
@@ -95,7 +107,8 @@ def cards_for(collection: Decks, card_id: str) -> list[Card]:
 
 def details_of(card: Card, store: Store) -> CardDetails:
     """A card with its stored state, suspension and review history."""
-    return CardDetails(card, store.state(card.id), store.suspended().get(card.id), store.reviews(card.id))
+    return CardDetails(card, store.state(card.id), store.suspended().get(card.id), store.reviews(card.id),
+                       store.flag(card.id))
 
 
 def details_lines(item: CardDetails, shown_path: str) -> list[str]:
@@ -112,6 +125,8 @@ def details_lines(item: CardDetails, shown_path: str) -> list[str]:
     if item.suspended:
         schedule += f"; suspended ({item.suspended})"
     lines.append(f"state: {schedule}")
+    if item.flag:
+        lines.append(f"flag: {flag_name(item.flag)}")
     return lines
 
 
@@ -132,7 +147,7 @@ def history_lines(item: CardDetails) -> list[str]:
 def details_json(item: CardDetails) -> dict:
     note, state = item.card.note, item.state
     return {"id": item.card.id, "note": note.id, "deck": note.deck, "file": str(note.path), "line": note.line,
-            "tags": list(note.tags), "suspended": item.suspended,
+            "tags": list(note.tags), "suspended": item.suspended, "flag": flag_name(item.flag),
             "state": None if state is None else state.state.name.lower(),
             "due": None if state is None else state.due.isoformat(),
             "stability": None if state is None else state.stability,

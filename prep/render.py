@@ -231,6 +231,9 @@ def stats_view(stats, leech_threshold: int) -> list:
                              f"day{'s' if stats.streak != 1 else ''})\n", _heatmap(stats.calendar)))
     out.append(Text(f"Reviews today: {stats.reviews_today} · true retention (30 days): "
                     f"{_percent(stats.retention)} of {stats.total.retention_reviews} reviews"))
+    if stats.total.flagged:
+        out.append(Text(f"Flagged: {stats.total.flagged} card{'s' if stats.total.flagged != 1 else ''} "
+                        "(prep search --flag any lists them)"))
     if stats.weakest:
         out.append(Text("Weakest decks: " + ", ".join(f"{sanitize.visible(d.deck)} {_percent(d.retention)}" for d in stats.weakest)))
     if stats.leeches:

@@ -21,6 +21,7 @@ class DeckStats:
     learning: int = 0  # learning and relearning
     review: int = 0
     suspended: int = 0
+    flagged: int = 0  # flagged in the drill (counted whatever the card's state)
     due: int = 0  # due before the end of today's review day
     retention_reviews: int = 0  # reviews of cards in the review state, last 30 days
     retention_passed: int = 0
@@ -38,13 +39,13 @@ class DeckStats:
         return self.stability_sum / self.stability_count if self.stability_count else None
 
     def add(self, other: "DeckStats") -> None:
-        for name in ("new", "learning", "review", "suspended", "due", "retention_reviews", "retention_passed",
+        for name in ("new", "learning", "review", "suspended", "flagged", "due", "retention_reviews", "retention_passed",
                      "stability_sum", "stability_count"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict:
         return {"deck": self.deck, "new": self.new, "learning": self.learning, "review": self.review,
-                "suspended": self.suspended, "due": self.due, "retention_30d": self.retention,
+                "suspended": self.suspended, "flagged": self.flagged, "due": self.due, "retention_30d": self.retention,
                 "retention_reviews_30d": self.retention_reviews, "average_stability_days": self.average_stability}
 
 
@@ -99,6 +100,7 @@ def compute(store: Store, cards: list[tuple[str, str]], now: datetime, day_start
     day_index = clock.day_index
     states = store.states()
     suspended = store.suspended()
+    flagged = store.flags()
     deck_of = dict(cards)
     by_deck: dict[str, DeckStats] = {}
     forecast = [0] * FORECAST_DAYS
@@ -107,6 +109,8 @@ def compute(store: Store, cards: list[tuple[str, str]], now: datetime, day_start
         deck = by_deck.get(deck_name)
         if deck is None:
             deck = by_deck[deck_name] = DeckStats(deck_name)
+        if card_id in flagged:
+            deck.flagged += 1
         if card_id in suspended:
             deck.suspended += 1
             continue

@@ -441,6 +441,11 @@ class Store:
         return row[0] if row else None
 
     @_explained
+    def flags(self) -> dict[str, int]:
+        """Every flagged card's flag colour (1..4), by card id."""
+        return dict(self.db.execute("SELECT card_id, flag FROM flags").fetchall())
+
+    @_explained
     def set_flag(self, card_id: str, flag: int | None, when: datetime) -> None:
         """Flag a card with colour 1..4, or take its flag off (None)."""
         with self._transaction():

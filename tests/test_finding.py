@@ -141,3 +141,23 @@ def test_completion_never_offers_a_deck_name_with_control_characters(tmp_path: P
     (root / "fine.yaml").write_text('deck: "Everyday"\ncards:\n  - {id: f1, q: Two?, a: A.}\n')
     # the shell would print the name raw in its list of completions; its folder form is still offered
     assert sorted(complete("prep review --deck E", root)) == ["Everyday", "evil"]
+
+
+def test_flags_set_in_the_drill_show_in_show_search_and_stats(decks_dir: Path) -> None:
+    with Store(paths.database_path()) as store:
+        store.set_flag("prob-bayes-rule", 1, NOW)  # red
+        store.set_flag("ml-overfitting", 4, NOW)  # blue
+    assert "flag: red" in run("show", "prob-bayes-rule").output.splitlines()
+    assert "flag:" not in run("show", "ml-curve").output
+    assert json.loads(run("show", "ml-overfitting", "--json").output)[0]["flag"] == "blue"
+    red = run("search", "--flag", "red").output.splitlines()
+    assert red[0].startswith("prob-bayes-rule  Math::Probability [red]") and red[-1] == "1 note matches the red flag."
+    assert [hit["id"] for hit in json.loads(run("search", "--flag", "any", "--json").output)] == [
+        "prob-bayes-rule", "ml-overfitting"]
+    assert run("search", "overfitting", "--flag", "red", code=1).output.endswith(
+        "0 notes match 'overfitting' and the red flag.\n")
+    assert run("search", code=2).exit_code == 2  # neither TEXT nor --flag: a usage error
+    stats = json.loads(run("stats", "--json").output)
+    assert stats["total"]["flagged"] == 2
+    assert {d["deck"]: d["flagged"] for d in stats["decks"]} == {"Math::Probability": 1, "ML::Basics": 1}
+    assert "Flagged: 2 cards" in run("stats").output
