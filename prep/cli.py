@@ -298,9 +298,11 @@ def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_d
 @cli.command()
 @click.option("--questions", type=click.IntRange(1, 50), help="How many questions (default 5).")
 @click.option("--minutes", type=click.IntRange(1, 240), help="Fill this many minutes instead (each part's usual "
-              "answer length: breadth 3, math 4, design 10, behavioural 4); the mock stops when they are up.")
-@click.option("--part", "parts", multiple=True, type=click.Choice(["breadth", "math", "design", "behavioural"]),
-              help="A part of the interview loop; repeat for several (default: all four).")
+              "answer length: breadth 3, math 4, design 10, behavioural 4, coding 15 or the card's target); the mock "
+              "stops when they are up.")
+@click.option("--part", "parts", multiple=True,
+              type=click.Choice(["breadth", "math", "design", "behavioural", "coding"]),
+              help="A part of the interview loop; repeat for several (default: every part your decks have).")
 @click.option("--deck", help="Only questions from this deck and its sub-decks.")
 @click.option("--tag", help="Only questions with this tag.")
 @click.option("--history", "show_history", is_flag=True, help="List past mocks: score per part, time per question.")
@@ -312,7 +314,8 @@ def mock(questions: int | None, minutes: int | None, parts: tuple[str, ...], dec
 
     Answer each question aloud (space) or type it in $EDITOR (e); the model answer and its points
     follow; tick the points you made (1-9), enter, then accept the proposed rating (enter) or pick
-    one (1-4). Every answer is logged as a review at the real time, and the mock is saved.
+    one (1-4). A coding question opens its stub in $EDITOR and runs the tests; the tests passed are
+    its points. Every answer is logged as a review at the real time, and the mock is saved.
     """
     from prep import drill, mock as mocks, mock_drill, paths, plan as planner, scheduler, terminal
     from prep.review import Session
@@ -328,12 +331,12 @@ def mock(questions: int | None, minutes: int | None, parts: tuple[str, ...], dec
     if not drill.is_terminal():
         raise PrepError("prep mock needs an interactive terminal (stdin/stdout are not a TTY).")
     config = _config(settings)
-    chosen_parts = list(dict.fromkeys(parts)) or list(mocks.PARTS)
     now = clock.now()
     with _cache() as cache:
         loaded = _decks(decks_dir, cache)
         _warn_problems(loaded)
         with Store(paths.database_path()) as store:
+            chosen_parts = list(dict.fromkeys(parts)) or mocks.available_parts(loaded, store, deck, tag)
             drawn = mocks.draw(loaded, store, scheduler.make(config), now, chosen_parts,
                                mocks.question_count(chosen_parts, questions, minutes), deck, tag, seed=now.isoformat())
             ids = [q.card.id for q in drawn]

@@ -19,15 +19,17 @@ if TYPE_CHECKING:
     import fsrs
 
 # The parts of an interview loop and the decks that drill each (deck-name prefixes, sub-decks included).
-# Coding joins when the coding drills land; CS trivia is not an interview part of its own.
+# CS trivia is not an interview part of its own; coding asks the coding cards (code run against tests).
 PARTS: dict[str, tuple[str, ...]] = {
     "breadth": ("Architectures", "Classical ML", "Deep Learning", "ML Systems", "ML Workflows", "NLP LLM", "RL",
                 "Vision"),
     "math": ("Math",),
     "design": ("ML System Design",),
     "behavioural": ("Career",),
+    "coding": ("Coding",),
 }
-MINUTES = {"breadth": 3.0, "math": 4.0, "design": 10.0, "behavioural": 4.0}  # a fair answer's length
+# A fair answer's length; a coding card's own time target, when it has one, replaces coding's.
+MINUTES = {"breadth": 3.0, "math": 4.0, "design": 10.0, "behavioural": 4.0, "coding": 15.0}
 DEFAULT_QUESTIONS = 5
 # Shares of points made below which the proposed rating is Again, Hard, Good (else Easy).
 THRESHOLDS = ((0.40, 1), (0.70, 2), (0.95, 3))
@@ -40,7 +42,8 @@ class Question:
 
     @property
     def minutes(self) -> float:
-        return MINUTES[self.part]
+        code = self.card.note.code
+        return code.time if code is not None and code.time else MINUTES[self.part]
 
 
 @dataclass
@@ -106,15 +109,9 @@ def question_count(parts: list[str], questions: int | None, minutes: int | None)
         count, used = count + 1, used + length
 
 
-def draw(loaded: decks.Decks, store: Store, scheduler: fsrs.Scheduler, now: datetime, parts: list[str],
-         count: int, deck: str | None = None, tag: str | None = None, seed: str = "") -> list[Question]:
-    """`count` questions spread evenly over `parts` (in turn), each part's drawn at random weighted toward
-    weakness: low recall now, lapses, a weak deck (mean recall, unseen cards as 0), and points to tick.
-
-    Only question/answer cards are asked (a cloze is no interview question); suspended cards are left out.
-    """
-    states = store.states()
-    lapses = store.lapses()
+def _candidates(loaded: decks.Decks, store: Store, parts: list[str], deck: str | None,
+                tag: str | None) -> dict[str, list[tuple[str, str]]]:
+    """Each part's askable cards as (card id, deck): forward cards of the chosen notes, not suspended."""
     suspended = set(store.suspended())
     chosen = loaded.chosen_notes(deck, tag)
     candidates: dict[str, list[tuple[str, str]]] = {part: [] for part in parts}
@@ -124,6 +121,26 @@ def draw(loaded: decks.Decks, store: Store, scheduler: fsrs.Scheduler, now: date
         part = part_of(loaded.note_decks[position])
         if part in candidates:
             candidates[part].append((card_id, loaded.note_decks[position]))
+    return candidates
+
+
+def available_parts(loaded: decks.Decks, store: Store, deck: str | None = None, tag: str | None = None) -> list[str]:
+    """The parts that have questions in these decks (all parts when none has: drawing then says why)."""
+    candidates = _candidates(loaded, store, list(PARTS), deck, tag)
+    return [part for part in PARTS if candidates[part]] or list(PARTS)
+
+
+def draw(loaded: decks.Decks, store: Store, scheduler: fsrs.Scheduler, now: datetime, parts: list[str],
+         count: int, deck: str | None = None, tag: str | None = None, seed: str = "") -> list[Question]:
+    """`count` questions spread evenly over `parts` (in turn), each part's drawn at random weighted toward
+    weakness: low recall now, lapses, a weak deck (mean recall, unseen cards as 0), and points to tick.
+
+    Only question/answer and coding cards are asked (a cloze is no interview question); suspended cards
+    are left out. A part with no questions is an error.
+    """
+    states = store.states()
+    lapses = store.lapses()
+    candidates = _candidates(loaded, store, parts, deck, tag)
     empty = [part for part in parts if not candidates[part]]
     if empty:
         raise PrepError(f"no questions for {', '.join(empty)}" + (" in this --deck/--tag" if deck or tag else ""))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from rich.console import Console
+from rich.text import Text
 
 from prep import mock, render, sanitize
 from prep.drill import KeyReader
@@ -73,6 +74,8 @@ def run(mock_run: Run) -> list[mock.Answer]:
 
 def _ask(mock_run: Run, position: int, question: mock.Question, started: float) -> mock.Answer | None:
     """One question; None when the user ends the mock, rating 0 when they skip it."""
+    if question.card.note.code is not None:
+        return _ask_code(mock_run, position, question, started)
     console, keys = mock_run.console, mock_run.keys
     asked = mock_run.monotonic()
     typed: str | None = None
@@ -130,6 +133,77 @@ def _ask(mock_run: Run, position: int, question: mock.Question, started: float) 
                        missed, rating, typed)
 
 
+def _ask_code(mock_run: Run, position: int, question: mock.Question, started: float) -> mock.Answer | None:
+    """A coding question: the stub in $EDITOR, the tests run in the sandbox, the tests passed as its points
+    and the rating proposed from them and the time (as in the drill); None when the user ends the mock."""
+    from prep import coding_drill
+
+    card, keys = question.card, mock_run.keys
+    asked = mock_run.monotonic()
+    attempt: coding_drill.Attempt | None = None
+    revealed = False
+    message = ""
+    while True:
+        if attempt is None:
+            _question_screen(mock_run, position, question, mock_run.monotonic() - asked,
+                             mock_run.monotonic() - started, message,
+                             "e/enter: write your code in $EDITOR and run the tests · s: skip · q: end the mock")
+        else:
+            _code_result_screen(mock_run, position, question, attempt, revealed, message)
+        key = keys(1.0 if attempt is None else None)
+        if key is None:
+            continue  # a second passed: draw the timer again
+        message = ""
+        if key in QUIT_KEYS:
+            return None
+        if key == "s" and attempt is None:
+            return mock.Answer(card.id, question.part, card.note.deck, 0, 0, 0, [], 0)
+        if key == "e" or (key in ENTER_KEYS and attempt is None):
+            result, message = coding_drill.edit_and_run(mock_run.session, mock_run.console, card)
+            if result is not None:
+                minutes = (mock_run.monotonic() - asked) / 60
+                attempt = coding_drill.Attempt(result, minutes, coding_drill.propose(result, minutes, question.minutes))
+        elif key == "r" and attempt is not None:
+            revealed = True
+        elif key in ("1", "2", "3", "4") and attempt is None:
+            message = "Write and run your code first (e or enter)."
+        elif key in ENTER_KEYS or key in ("1", "2", "3", "4"):
+            assert attempt is not None
+            rating = attempt.rating if key in ENTER_KEYS else int(key)
+            break
+    result = attempt.result
+    failed = [test.name for test in result.tests if not test.passed]
+    if not result.tests and result.first_failure:
+        failed = [result.first_failure]  # nothing ran: why is what was missed
+    try:
+        code = coding_drill.scratch_path(card).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        code = None
+    return mock.Answer(card.id, question.part, card.note.deck, attempt.minutes * 60, result.passed,
+                       result.passed + result.failed, failed, rating, code)
+
+
+def _code_result_screen(mock_run: Run, position: int, question: mock.Question, attempt, revealed: bool,
+                        message: str) -> None:
+    from prep import coding_drill
+
+    console = mock_run.console
+    console.clear()
+    console.print(_header(mock_run, position, question))
+    console.rule(style="dim")
+    render.show_markdown(console, question.card.note.q)
+    console.rule(style="dim")
+    coding_drill.show_result(console, attempt)
+    if revealed:
+        console.rule("reference solution", style="dim")
+        render.show_markdown(console, question.card.note.a)
+    console.rule(style="dim")
+    console.print(f"proposed rating: [bold]{RATINGS[attempt.rating]}[/]. enter: accept · 1-4: rate otherwise")
+    console.print("[dim]e: edit and run again · r: reveal the solution · q: end the mock[/]")
+    if message:
+        console.print(Text(coding_drill.escaped(message), style="yellow"))
+
+
 def _header(mock_run: Run, position: int, question: mock.Question) -> str:
     deck = sanitize.markup(question.card.note.deck)
     return (f"[bold cyan]prep mock[/] · question {position} of {len(mock_run.questions)} · "
@@ -137,7 +211,8 @@ def _header(mock_run: Run, position: int, question: mock.Question) -> str:
 
 
 def _question_screen(mock_run: Run, position: int, question: mock.Question, seconds: float, total: float,
-                     message: str) -> None:
+                     message: str, keys_line: str = "answer aloud, then space: show the model answer · "
+                                                    "e: type it in $EDITOR · s: skip · q: end the mock") -> None:
     console = mock_run.console
     console.clear()
     console.print(_header(mock_run, position, question))
@@ -146,10 +221,9 @@ def _question_screen(mock_run: Run, position: int, question: mock.Question, seco
     console.rule(style="dim")
     render.show_markdown(console, render.card_sides(question.card, with_points=False)[0])
     console.rule(style="dim")
-    console.print("[dim]answer aloud, then space: show the model answer · e: type it in $EDITOR · "
-                  "s: skip · q: end the mock[/]")
+    console.print(f"[dim]{keys_line}[/]")
     if message:
-        console.print(f"[yellow]{message}[/]")
+        console.print(Text(message, style="yellow"))
 
 
 def _answer_screen(mock_run: Run, position: int, question: mock.Question, seconds: float, typed: str | None,

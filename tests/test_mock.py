@@ -241,3 +241,52 @@ def test_minutes_end_the_mock_and_seconds_come_from_the_clock(tmp_path: Path) ->
             (180.0, 4), (60.0, 4)]
         assert store.db.execute("SELECT duration_ms, mode FROM reviews ORDER BY id").fetchall() == [
             (180000, "mock"), (60000, "mock")]
+
+
+def test_default_parts_are_those_the_decks_have_and_coding_joins_with_coding_cards(tmp_path: Path) -> None:
+    from tests.test_codecheck import YAML_CARD
+
+    root = make_decks(tmp_path / "decks")
+    with Store(tmp_path / "p.db") as store:
+        assert mock.available_parts(decks.load(root), store) == ["breadth", "math", "design", "behavioural"]
+        write(root / "coding" / "basics.yaml", YAML_CARD)
+        loaded = decks.load(root)
+        assert mock.available_parts(loaded, store) == list(mock.PARTS)
+        question, = mock.draw(loaded, store, scheduler.make(Config()), NOW, ["coding"], 1)
+        assert question.card.id == "code-add" and question.minutes == 3.0  # the card's own time target
+
+
+def test_a_coding_question_in_a_mock_runs_the_code_and_scores_the_tests(tmp_path: Path, isolated: Path,
+                                                                         request: pytest.FixtureRequest) -> None:
+    from tests.test_codecheck import YAML_CARD
+
+    root = write(tmp_path / "work" / "decks" / "coding" / "basics.yaml", YAML_CARD).parent.parent
+    write(isolated / "config.yaml", "enable_fuzzing: false\ncode_time_limit: 5\n")
+    answers = write(tmp_path / "answers.txt", "")
+    # The editor writes a wrong solution the first time, the right one the second.
+    coder = write(tmp_path / "coder.py",
+                  "import sys\n"
+                  f"log = open({str(answers)!r}, 'a+'); log.seek(0); tries = log.read().count('x'); log.write('x')\n"
+                  "body = 'return a - b' if tries == 0 else 'return a + b'\n"
+                  "open(sys.argv[-1], 'w').write('def add(a, b):\\n    ' + body + '\\n')\n")
+    child = spawn(root, isolated, "mock", "--part", "coding", "--questions", "1", editor=f"{sys.executable} {coder}")
+    text = plain(child, "end the mock")
+    assert "question 1 of 1 · coding" in text and "add(a, b)" in text and "of about 3 min" in text
+    child.send("3")
+    child.expect("Write and run your code first")  # 1-4 before any run: nothing rated
+    child.send("e")
+    text = plain(child, "reveal the solution")
+    assert "0/2 tests passed" in text and "proposed rating: Again" in text
+    child.send("e")  # edit and run again
+    text = plain(child, "reveal the solution")
+    assert "2/2 tests passed" in text and "proposed rating: Easy" in text  # well within half the 3 minutes
+    child.send("\r")
+    child.expect(pexpect.EOF)
+    report = ANSI.sub("", child.before)
+    child.close()
+    assert child.exitstatus == 0 and "Mock finished: 1 question" in report and re.search(r"coding\s+100%", report)
+    db = sqlite3.connect(isolated / "prep.db")
+    request.addfinalizer(db.close)
+    assert db.execute("SELECT card_id, rating, mode FROM reviews").fetchall() == [("code-add", 4, "mock")]
+    row = db.execute("SELECT part, points_made, points_total, missed, rating, answer FROM mock_answers").fetchone()
+    assert row == ("coding", 2, 2, "[]", 4, "def add(a, b):\n    return a + b\n")  # the code written is kept
