@@ -27,11 +27,7 @@ CASES = {
     "images": ["<img ", "![", "![](a", "<img src=\"a"],  # export: image references to packed names
     # export: Markdown to HTML. Not `\\(` or `![](a`: Python-Markdown itself is quadratic in the inline
     # matches of a paragraph (each rebuilds its text) and in a link's unclosed `(`; the field limit bounds it.
-    # `$` left out: 2 MB of it takes 6-8x the time of 0.5 MB (between linear and quadratic); the 100 KB
-    # field limit bounds it to about 0.1 s a field
-    # `<!--` only from Python 3.11: under 3.10, 100 KB of it takes 3 s (quadratic in the standard
-    # library's HTML handling beneath the export; bounded by the field limit; not fixed yet)
-    "export": ["<img ", "[$]"] + (["<!--"] if sys.version_info >= (3, 11) else []) + ["<a", "[", "![", "[[]]"],
+    "export": ["<img ", "[$]", "$", "<!--", "<a", "[", "![", "[[]]"],
 }
 
 
