@@ -249,7 +249,7 @@ def cram(deck: str | None, tag: str | None, weak: int | None, limit: int | None,
 def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_dir: str | None,
            queue=None, mode: str = "review") -> None:
     """Run a drill over the cards in scope: the day's queue, or the cards `queue(store, ids)` picks."""
-    from prep import drill, paths, plan as planner, render, terminal
+    from prep import drill, paths, plan as planner, render
     from prep.review import Session
     from prep.store import Store
 
@@ -273,26 +273,31 @@ def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_d
                 nxt = session.next_due()
                 click.echo("Nothing due right now." + (f" Next card due {render.when(nxt, clock.now())}." if nxt else ""))
                 return
-            from rich.console import Console
+            _run_drill(session, loaded, cache, config)
 
-            console = Console(highlight=False)
-            screens = render.Screens(cache)
-            with terminal.KeyboardMode(sys.stdin.fileno()) as mode, terminal.TerminalSignals(mode) as signals:
-                warning = _problems_warning(loaded)  # kept on the first card's screen, which clears the terminal
-                keys = drill.KeyReader(sys.stdin.fileno(), signals.read_fd)  # resize, Ctrl-Z/fg: redraw
-                summary = drill.drill(session, console, keys, loaded, screens,
-                                      f"[yellow]{warning}[/]" if warning else "")
-            console.print()
-            console.print(drill.summary_text(summary, clock.now()))
-            from prep import backup
 
-            backup.daily_backup(paths.database_path(), session.day, config.backups_to_keep)
-            if not summary.interrupted:  # after Ctrl-C, leave at once
-                try:
-                    drill.prepare_next_session(session, console, screens)
-                    cache.prune()
-                except KeyboardInterrupt:  # only speed next time is lost
-                    pass
+def _run_drill(session, loaded, cache, config) -> None:
+    """The drill in the terminal, its summary, the day's backup, then the next session's cards drawn ahead."""
+    from rich.console import Console
+
+    from prep import backup, drill, paths, render, terminal
+
+    console = Console(highlight=False)
+    screens = render.Screens(cache)
+    with terminal.KeyboardMode(sys.stdin.fileno()) as keyboard, terminal.TerminalSignals(keyboard) as signals:
+        warning = _problems_warning(loaded)  # kept on the first card's screen, which clears the terminal
+        keys = drill.KeyReader(sys.stdin.fileno(), signals.read_fd)  # resize, Ctrl-Z/fg: redraw
+        summary = drill.drill(session, console, keys, loaded, screens, f"[yellow]{warning}[/]" if warning else "")
+    console.print()
+    console.print(drill.summary_text(summary, clock.now()))
+    backup.daily_backup(paths.database_path(), session.day, config.backups_to_keep)
+    if summary.interrupted:  # after Ctrl-C, leave at once
+        return
+    try:
+        drill.prepare_next_session(session, console, screens)
+        cache.prune()
+    except KeyboardInterrupt:  # only speed next time is lost
+        pass
 
 
 @cli.command()
