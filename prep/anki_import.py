@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from prep import files, formats
+from prep import cloze, files, formats
 from prep.decks import DECK_SUFFIXES
 from prep.model import CodeSpec
 from prep.paths import display_path
@@ -742,13 +742,21 @@ def convert_note(note: AnkiNote, media: MediaCopier, warnings: list[str]) -> dic
             entry["a"] = text
         if points:
             entry["points"] = points
-        if 1 in note.cards:
+        if 1 in note.cards and entry.get("a"):  # (Anki makes no reverse card from an empty back)
             entry["reverse"] = True
         note.mapping = {"kind": "basic", "reverse": 1 in note.cards, "q": front_name, "a": back_name,
                         "others": others}
-    if not (entry.get("cloze") or (entry.get("q") and (entry.get("a") or entry.get("solution")))):
-        warnings.append(f"{where}: empty {'text' if note.kind == 'cloze' else 'front or back'}; skipped")
+    # Anki gives a note whose question renders empty one card that shows only an error ("The front of
+    # this card is blank", "No cloze 1 found on card"): nothing to drill, so such a note is skipped
+    if note.kind == "cloze" and not cloze.OPEN.search(entry["cloze"]):
+        warnings.append(f"{where}: {'empty text' if not entry['cloze'].strip() else 'no cloze deletion'} "
+                        "(Anki shows only an error for it); skipped")
         return None
+    if note.kind != "cloze" and not entry.get("q"):
+        warnings.append(f"{where}: empty front (Anki shows only an error for it); skipped")
+        return None
+    if note.kind != "cloze" and not (entry.get("a") or entry.get("solution")):
+        warnings.append(f"{where}: empty back; imported as a card with no answer")
     tags = [re.sub(r"[\s\"]+", "_", t) for t in note.tags if t.strip()]
     if tags:
         entry["tags"] = tags
@@ -959,7 +967,7 @@ def _valid_entries(entries: list[dict], target: Path, into: Path, deck_name: str
                     cloze=entry.get("cloze", ""), extra=entry.get("extra", ""), tags=entry.get("tags", []),
                     reverse=entry.get("reverse", False), guid=entry.get("guid", ""),
                     code=formats.code_spec(entry) if "solution" in entry else None)
-        problems = formats.validate_note(note, into)
+        problems = formats.validate_note(note, into, answer_given="a" in entry)
         if problems:
             reasons = "; ".join(p.message for p in problems)
             warnings.append(f"note {entry['id']}: {reasons}; skipped")

@@ -373,6 +373,8 @@ def _draw(session: Session, console: Console, card: Card, intervals: dict[int, t
         rule = _lines(console, lambda: _typed_answer(console, card, typed))
     back_lines = (_side(console, back, [image for image in images if image not in front_images], screens)
                   if intervals is not None else [])
+    if intervals is not None and render.has_no_answer(card):
+        back_lines = _lines(console, lambda: console.print(render.NO_ANSWER)) + back_lines
     answer = rule + back_lines
     room = console.height - 1 - len(head) - len(foot)  # the last line stays free: printing there would scroll
     if not back_lines:

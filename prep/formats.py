@@ -44,6 +44,7 @@ FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra|Points|Stub|Solution|Tests|Hints|Tim
 POINT_LINE = re.compile(r"^- (.*)$")
 MAX_POINTS = 12  # a rubric an interviewer can hold in mind; more is an answer, not a checklist
 MAX_POINT_LENGTH = 200
+EMPTY_ANSWER_MD = '""'  # a Markdown card's `A: ""`: explicitly no answer (as YAML's `a: ""`)
 MD_CODE_FIELDS = ("Stub", "Solution", "Tests", "Hints", "Time")
 TIME_TEXT = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:m|min|mins|minutes?)?$")
 FENCE_OPEN = mathtext.FENCE_OPEN
@@ -167,10 +168,11 @@ def parser_for(path: Path, shown: str, root: Path, text: str) -> "YamlParser | M
     return (MarkdownParser if path.suffix.lower() == ".md" else YamlParser)(path, shown, root, text)
 
 
-def validate_note(note: Note, root: Path) -> list[Problem]:
-    """The problems `prep check` would report for one note on its own (used to vet imported cards)."""
+def validate_note(note: Note, root: Path, answer_given: bool = False) -> list[Problem]:
+    """The problems `prep check` would report for one note on its own (used to vet imported cards);
+    `answer_given`: its answer was written, even if empty (a front-only card)."""
     checker = YamlParser(note.path, display_path(note.path), root, "")
-    checker.finish_note(note, {})
+    checker.finish_note(note, {}, answer_given)
     checker.run_code_checks()
     return checker.problems
 
@@ -226,8 +228,9 @@ class Parser:
             return ""
         return value.raw
 
-    def finish_note(self, note: Note, line_of: dict[str, int]) -> None:
-        """Validate one note's content and keep it if clean. `line_of` maps field → 1-based line."""
+    def finish_note(self, note: Note, line_of: dict[str, int], answer_given: bool = False) -> None:
+        """Validate one note's content and keep it if clean. `line_of` maps field → 1-based line;
+        `answer_given`: the answer was written as explicitly empty (`a: ""`), a front-only card."""
         before = len(self.problems)
         card_line = note.line
         if note.id is None:
@@ -251,8 +254,12 @@ class Parser:
                 self.problem(line_of.get("extra", card_line), "extra belongs to cloze cards; put it in the answer")
             if not note.q.strip():
                 self.problem(line_of.get("q", card_line), "missing or empty question (q)")
-            if not note.a.strip():
+            if answer_given and not note.a.strip():
+                note.a = ""  # `a: " "` is as empty as `a: ""`
+            if not note.a.strip() and not answer_given:
                 self.problem(line_of.get("a", card_line), "missing or empty answer (a)")
+            elif not note.a.strip() and note.reverse:
+                self.problem(line_of.get("reverse", card_line), "reverse needs an answer: its reverse side asks it")
         for name in ("q", "a", "cloze", "extra"):
             text = getattr(note, name)
             if not text:
@@ -445,6 +452,7 @@ class YamlParser(Parser):
         line_of: dict[str, int] = {}
         code: dict[str, object] = {}
         before = len(self.problems)
+        answer_given = False  # `a: ""` (quoted): a front-only card; `a:` alone (null) is a forgotten answer
         for name, (key_line, value) in item.data.items():
             line_of[name] = key_line + 1
             if name not in CARD_FIELDS:
@@ -485,11 +493,12 @@ class YamlParser(Parser):
                 text = "" if value.data is None else value.raw
                 setattr(note, name, text.strip("\n"))
                 line_of[name] = value.text_line + 1
+                answer_given = answer_given or (name == "a" and value.data is not None)
         if len(self.problems) > before:
             return
         if code:
             note.code = code_spec(code)
-        self.finish_note(note, line_of)
+        self.finish_note(note, line_of, answer_given)
 
 
 @dataclass
@@ -648,6 +657,7 @@ class MarkdownParser(Parser):
                 else:
                     note.reverse = value.data
         code: dict[str, object] = {}
+        answer_given = False
         for name, (line, text_lines) in raw.fields.items():
             if name == "Points":
                 note.points = self.markdown_points(line, text_lines, line_of)
@@ -657,18 +667,19 @@ class MarkdownParser(Parser):
                 self.code_field(name, line, text_lines, code, line_of)
                 continue
             key = {"Q": "q", "A": "a", "Cloze": "cloze", "Extra": "extra"}[name]
-            first = 0
-            while first < len(text_lines) - 1 and not text_lines[first].strip():
-                first += 1
+            # the field's text starts at its first non-blank line (a blank field: at its own line)
+            first = next((i for i, text in enumerate(text_lines) if text.strip()), 0)
             setattr(note, key, "\n".join(text_lines[first:]).strip("\n").rstrip())
             line_of[key] = line + first
+            if key == "a" and note.a == EMPTY_ANSWER_MD:  # `A: ""` alone: a front-only card
+                note.a, answer_given = "", True
         if "Q" in raw.fields and "A" not in raw.fields and not code:
             self.problem(raw.fields["Q"][0], "question without an answer (add an A: line)")
         if len(self.problems) > before:
             return
         if code:
             note.code = code_spec(code)
-        self.finish_note(note, line_of)
+        self.finish_note(note, line_of, answer_given)
 
     def markdown_points(self, line: int, text_lines: list[str], line_of: dict[str, int]) -> list[str]:
         """`Points:` alone on its line, then one `- ` line per point (blank lines are ignored)."""

@@ -30,6 +30,14 @@ def card_sides(card: Card, with_points: bool = True) -> tuple[str, str]:
     return note.q, note.a + checklist
 
 
+NO_ANSWER = "[dim](no answer)[/]"  # Rich markup: what a front-only card (`a: ""`) shows once revealed
+
+
+def has_no_answer(card: Card) -> bool:
+    """A front-only card: a question whose answer was written as explicitly empty."""
+    return card.variant == "" and card.note.kind == "basic" and not card.note.a.strip()
+
+
 POINT_KEYS = "123456789abc"  # the key that ticks each point (a card has at most 12)
 
 

@@ -80,8 +80,8 @@ def test_import_writes_valid_decks_and_history(tmp_path: Path, isolated: Path, c
     into = tmp_path / "decks" / "anki"
     result = run("import", str(package), "--into", str(into))
     assert result.exit_code == 0, result.output
-    assert "Imported 3 notes" in result.output and "4 reviews added on 1 cards" in result.output
-    assert "empty front or back; skipped" in result.output
+    assert "Imported 4 notes" in result.output and "4 reviews added on 1 cards" in result.output
+    assert "empty back; imported as a card with no answer" in result.output
     collection = decks.load(tmp_path / "decks")
     assert collection.problems == []
     by_deck = {}
@@ -95,7 +95,9 @@ def test_import_writes_valid_decks_and_history(tmp_path: Path, isolated: Path, c
     assert sorted(first.tags) == ["c++", "math"]
     assert (into / "top" / "sub" / "media" / "pic.png").read_bytes().startswith(b"\x89PNG")
     assert second.kind == "reverse" and second.q == "PMF"
-    cloze = by_deck["Other"][0]
+    cloze, front_only = by_deck["Other"]
+    assert (front_only.q, front_only.a, front_only.kind) == ("No back here", "", "basic")
+    assert "\n  a: ''\n" in (into / "other.yaml").read_text(encoding="utf-8")  # explicitly empty, not forgotten
     assert cloze.cloze == "{{c1::Softmax}} maps logits to {{c2::probabilities}} via {{c3::$e^{z_i}/\\sum_j e^{z_j}$}}."
     assert cloze.extra == "Subtract the max first." and cloze.id.startswith("anki-")
     with closing(sqlite3.connect(paths.database_path())) as db:
