@@ -34,6 +34,18 @@ ACRONYMS = {"ml", "nlp", "llm", "llms", "rl", "cs", "sql", "svm", "pca", "gpu", 
 # (`[^>]*` could run on to the end from every `<img` of a field that never closes its tags).
 IMAGE_MARKDOWN = re.compile(r"!\[[^\[\]]*\]\(\s*<?([^)\s<>\[\]]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
 IMAGE_HTML = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']([^\"'<>]+)[\"']", re.IGNORECASE)
+# Sound and other media, kept as references to files beside the deck like images: Anki's own
+# `[sound:path]` (not after a backslash: `\[sound:x]` is text), and the file an `<audio>`, `<video>`,
+# `<source>` or `<a>` tag or a Markdown link names (relative paths only: a URL is no file of the deck).
+SOUND = re.compile(r"(?<!\\)\[sound:([^\[\]<>\n]+)\]")
+_RELATIVE = r"(?![A-Za-z][A-Za-z0-9+.-]*:|[/\\#?])"
+MEDIA_HTML = re.compile(r"<(?:(?:audio|video|source)\b[^<>]*?\bsrc|a\b[^<>]*?\bhref)\s*=\s*[\"']" + _RELATIVE
+                        + r"([^\"'<>]+)[\"']", re.IGNORECASE)
+LINK_MARKDOWN = re.compile(r"(?<![!\\])\[[^\[\]]*\]\(\s*<?" + _RELATIVE + r"([^)\s<>\[\]]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
+MEDIA_PATTERNS = (("image", IMAGE_MARKDOWN), ("image", IMAGE_HTML), ("sound", SOUND), ("linked", MEDIA_HTML),
+                  ("linked", LINK_MARKDOWN))
+MEDIA_HINT = re.compile(r"<img|!\[|\[sound:|<(?:a|audio|video|source)\b|\]\(", re.IGNORECASE)
+MEDIA_HINT_BYTES = re.compile(MEDIA_HINT.pattern.encode(), re.IGNORECASE)
 # A `<` that no `>` closes before the next `<`, or a `<!--` that no `-->` closes before the next one
 # (group 1; group 2 when a letter follows, as in a tag): Python's HTML parser, under Python-Markdown
 # and markdownify, retries such a tag or comment from each one to the end of the text (quadratic).
@@ -124,9 +136,9 @@ def _default_deck(path: str, root: str) -> str:
 
 
 def file_digest(data: bytes) -> tuple[bytes, bool]:
-    """A deck file's content digest, and whether it may name images (whose files can change on their own)."""
+    """A deck file's content digest, and whether it may name media (whose files can change on their own)."""
     # sha256: hardware-accelerated on most CPUs, 3x faster than blake2b here
-    return hashlib.sha256(data).digest(), b"<img" in data or b"![" in data
+    return hashlib.sha256(data).digest(), MEDIA_HINT_BYTES.search(data) is not None
 
 
 @dataclass
@@ -269,7 +281,7 @@ class Parser:
                 self.problem(line_of.get(name, card_line),
                              f"'{name}' is {_size(size)}, over the limit of {_size(MAX_FIELD_BYTES)} a field may hold")
                 continue
-            names_images = "<img" in text or "![" in text
+            names_images = may_name_media(text)
             if "$" not in text and not names_images:
                 continue  # splitting can only find a math problem where there is a `$`
             field_line = line_of.get(name, card_line)
@@ -357,15 +369,16 @@ class Parser:
         return ["" if item.data is None else str(item.raw) for item in value.data]
 
     def check_images(self, segments: list[mathtext.Segment], field_line: int) -> None:
+        """Each image, sound or linked file a field names must be a file inside the decks folder."""
         for segment in segments:
             if segment.kind != "text":
                 continue
-            for pattern in (IMAGE_MARKDOWN, IMAGE_HTML):
+            for what, pattern in MEDIA_PATTERNS:
                 line, counted = field_line + segment.line, 0  # counted on from the last match: linear
                 for match in pattern.finditer(segment.source):
                     line += segment.source.count("\n", counted, match.start())
                     counted = match.start()
-                    problem = image_problem(match.group(1), self.path, self.root)
+                    problem = image_problem(match.group(1), self.path, self.root, what)
                     if problem:
                         self.problem(line, problem)
 
@@ -374,31 +387,49 @@ def _size(count: int) -> str:
     return f"{count:,} bytes"
 
 
-def image_problem(reference: str, deck_file: Path, root: Path) -> str | None:
-    """Why an image reference is unusable, or None when it names a file inside the decks folder."""
+def image_problem(reference: str, deck_file: Path, root: Path, what: str = "image") -> str | None:
+    """Why an image (or `what`: sound, linked file) reference is unusable, or None when it names a
+    file inside the decks folder."""
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", reference) or reference.startswith("//"):
-        return f"image '{reference}' must be a file path relative to the deck file, not a URL"
+        return f"{what} '{reference}' must be a file path relative to the deck file, not a URL"
     if reference.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", reference):
-        return f"image '{reference}' must be a relative path"
+        return f"{what} '{reference}' must be a relative path"
     target = (deck_file.parent / reference).resolve()
     if not target.is_relative_to(root.resolve()):
-        return f"image path '{reference}' leaves the decks folder"
+        return f"{what} path '{reference}' leaves the decks folder"
     if not target.is_file():
-        return f"missing image file '{reference}'"
+        return f"missing {what} file '{reference}'"
     return None
+
+
+def may_name_media(text: str) -> bool:
+    """Whether a field may name an image, sound or linked file (cheap: no parse)."""
+    return MEDIA_HINT.search(text) is not None
 
 
 def image_paths(text: str) -> list[str]:
     """Image references in Markdown text (outside code)."""
+    return [reference for what, reference in media_references(text) if what == "image"]
+
+
+def media_references(text: str) -> list[tuple[str, str]]:
+    """(image | sound | linked, reference) for each file Markdown text names outside code and math,
+    each kind in the order of the text (images first, per pattern, as before)."""
     try:
         segments = mathtext.split(text)
     except mathtext.MathError:
         return []
-    found: list[str] = []
-    for segment in segments:
-        if segment.kind == "text":
-            for pattern in (IMAGE_MARKDOWN, IMAGE_HTML):
-                found.extend(m.group(1) for m in pattern.finditer(segment.source))
+    found: list[tuple[str, str]] = []
+    for kind in ("image", "sound", "linked"):
+        for segment in segments:
+            if segment.kind != "text":
+                continue
+            if kind == "image":
+                for pattern in (IMAGE_MARKDOWN, IMAGE_HTML):
+                    found.extend((kind, m.group(1)) for m in pattern.finditer(segment.source))
+            else:  # one kind's patterns merged by position: a link and an <audio> pair up in text order
+                matches = [m for what, pattern in MEDIA_PATTERNS if what == kind for m in pattern.finditer(segment.source)]
+                found.extend((kind, m.group(1)) for m in sorted(matches, key=lambda m: m.start()))
     return found
 
 

@@ -175,11 +175,12 @@ def buttons(intervals: dict[int, timedelta]) -> str:
 CARD_KEYS = "b: bury · !: suspend · f: flag · i: info"  # the current card's keys, on both sides
 
 
-def drill_keys(revealed: bool, images: bool = False) -> str:
-    """The help lines under a card: before the answer is shown, or with the rating buttons."""
+def drill_keys(revealed: bool, opens: str = "") -> str:
+    """The help lines under a card: before the answer is shown, or with the rating buttons; `opens`
+    names what `o` opens (image, sound, file), when the card shows any."""
     keys = ("1-4: rate · u: undo · e: edit · s: skip" if revealed
             else "space/enter: show answer · t: type your answer · s: skip · e: edit · u: undo")
-    return f"[dim]{keys} · q: quit\n{CARD_KEYS}{' · o: open image' if images else ''}[/]"
+    return f"[dim]{keys} · q: quit\n{CARD_KEYS}{f' · o: open {opens}' if opens else ''}[/]"
 
 
 def when(moment: datetime, now: datetime) -> str:
