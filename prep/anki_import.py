@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from prep import files, formats
+from prep import cloze, files, formats
 from prep.decks import DECK_SUFFIXES
 from prep.model import CodeSpec
 from prep.paths import display_path
@@ -44,6 +44,7 @@ MATH_DELIMITERS = {"\\(": ("\\)", False), "\\[": ("\\]", True), "[$]": ("[/$]", 
 MATH_TOKEN = re.compile("|".join(re.escape(t) for pair in MATH_DELIMITERS.items() for t in (pair[0], pair[1][0])))
 TAG_NAME = re.compile(r"<\s*(/?)\s*([A-Za-z][A-Za-z0-9]*)")
 SRC_ATTRIBUTE = re.compile(r"\bsrc\s*=\s*[\"']([^\"']+)[\"']", re.I)
+ANKI_SOUND = re.compile(r"\[sound:([^\[\]]+?)\]")  # as Anki reads them
 
 
 class AnkiImportError(PrepError):
@@ -364,15 +365,17 @@ def _own_source(rest: str, mark: re.Match[str], media: "MediaCopier", warnings: 
         source = base64.b64decode(mark.group(2), validate=True).decode()
     except (ValueError, UnicodeDecodeError):
         return None
-    # images: the source names them by their path, the HTML by their packed name, in the same order
-    packed: list[str] = []
-    _replace_images(rest, lambda src: packed.append(src) or "")
-    references = formats.image_paths(source)
-    if len(packed) != len(references):
+    # media: the source names each file by its path, the HTML by its packed name, in the same order
+    packed: list[tuple[str, str]] = []
+    _replace_images(rest, lambda src: packed.append(("image", src)) or "")
+    packed += [("sound", html.unescape(name)) for name in formats.SOUND.findall(rest)]
+    packed += [("linked", html.unescape(name)) for name in formats.MEDIA_HTML.findall(rest)]
+    references = formats.media_references(source)
+    if [what for what, _ in packed] != [what for what, _ in references]:
         return None
     moved: dict[str, str] = {}
-    for reference, name in zip(references, packed):
-        new = media.copy_as(name, reference, warnings, where)
+    for (what, reference), (_, name) in zip(references, packed):
+        new = media.copy_as(name, reference, warnings, where, what)
         if new is None:
             return None
         moved[reference] = new
@@ -385,7 +388,8 @@ def _own_source(rest: str, mark: re.Match[str], media: "MediaCopier", warnings: 
         return match.group(0)[:start] + new + match.group(0)[end:]
 
     if any(old != new for old, new in moved.items()):
-        source = formats.IMAGE_HTML.sub(rename, formats.IMAGE_MARKDOWN.sub(rename, source))
+        for _, pattern in formats.MEDIA_PATTERNS:
+            source = pattern.sub(rename, source)
     return source
 
 
@@ -412,6 +416,14 @@ def convert_html(field_html: str, media: "MediaCopier", warnings: list[str], whe
     text = _lift_math(field_html, keep_math)
     text = text.replace("$", "PREPDOLLARX")
     text = _replace_images(text, lambda src: media.image(src, warnings, where))
+    kept: list[str] = []  # sound tags and <audio>/<video> tags, put back after conversion as they are
+
+    def keep(markdown: str) -> str:
+        kept.append(markdown)
+        return f"PREPKEPT{len(kept) - 1}X"
+
+    text = ANKI_SOUND.sub(lambda m: keep(media.sound(html.unescape(m.group(1)), warnings, where)), text)
+    text = _media_tags(text, media, warnings, where, keep)
     text = re.sub(r"&nbsp;|&#160;|&#x[aA]0;|\xa0", NBSP, text)
     text = _lines_as_breaks(text)
     structured = STRUCTURE_TAGS.search(text) is not None
@@ -445,6 +457,7 @@ def convert_html(field_html: str, media: "MediaCopier", warnings: list[str], whe
         lines.append(line.replace(NBSP, "\xa0").replace("PREPDOLLARX", "\\$"))
     converted = "\n".join(lines)
     converted = re.sub(r"PREPMATH(\d+)X", lambda m: maths[int(m.group(1))], converted)
+    converted = re.sub(r"PREPKEPT(\d+)X", lambda m: kept[int(m.group(1))], converted)
     return re.sub(r"\n{3,}", "\n\n", converted).strip(" \t\n")
 
 
@@ -477,6 +490,42 @@ def _replace_images(text: str, replace) -> str:
         if source:
             out += [text[position:start], replace(html.unescape(source.group(1)))]
             position = end
+    out.append(text[position:])
+    return "".join(out)
+
+
+def _media_tags(text: str, media: "MediaCopier", warnings: list[str], where: str, keep) -> str:
+    """Each `<audio>`, `<video>`, `<source>` tag naming a file of the package: the file copied, the tag
+    kept whole (`keep(tag)`, its closing tag too); each `<a href>` naming one: the file copied, the link
+    pointed at it (the converter makes it a Markdown link). A missing file: a warning, the text kept."""
+    if "<" not in text:
+        return text
+    out: list[str] = []
+    position = 0
+    for start, end in _tags(text):
+        name = TAG_NAME.match(text, start, end)
+        tag = name.group(2).lower() if name else ""
+        if tag not in ("audio", "video", "source", "a"):
+            continue
+        if name.group(1):  # a closing tag
+            if tag != "a":
+                out += [text[position:start], keep(text[start:end])]
+                position = end
+            continue
+        found = formats.MEDIA_HTML.match(text, start, end)
+        if found is None:
+            if tag != "a":
+                out += [text[position:start], keep(text[start:end])]
+                position = end
+            continue
+        what = "linked file" if tag == "a" else "sound" if tag == "audio" else tag
+        target = media.file(html.unescape(found.group(1)), what, warnings, where)
+        if target is None:
+            replacement = "<a>" if tag == "a" else ""
+        else:
+            replacement = text[start:found.start(1)] + html.escape(target) + text[found.end(1):end]
+        out += [text[position:start], replacement if tag == "a" else keep(replacement)]
+        position = end
     out.append(text[position:])
     return "".join(out)
 
@@ -591,7 +640,7 @@ def safe_media_name(name: str) -> str:
 
 
 class MediaCopier:
-    """Collects the images notes use, each bound for the `media/` folder beside its deck file; a note's
+    """Collects the images, sounds and other files notes use, each bound for the `media/` folder beside its deck file; a note's
     images are kept only when the note is (`keep`), so skipped notes bring no files."""
 
     def __init__(self, source: Path) -> None:
@@ -607,16 +656,16 @@ class MediaCopier:
         self.pending.update(self.note)
         self.note = {}
 
-    def copy_as(self, name: str, reference: str, warnings: list[str], where: str) -> str | None:
+    def copy_as(self, name: str, reference: str, warnings: list[str], where: str, what: str = "image") -> str | None:
         """Restore a packed image under the deck's media folder; returns the reference the Markdown
         should use (the source's own path, moved under `media/` when it was elsewhere), or None."""
         parts = [part for part in re.split(r"[\\/]", reference) if part not in ("", ".")]
         if "/" in name or "\\" in name or not (self.source / name).is_file():
-            warnings.append(f"{where}: image '{reference}' is not in the package")
+            warnings.append(f"{where}: {what} '{reference}' is not in the package")
             return None
         if (reference.startswith(("/", "\\")) or ".." in parts or not parts
                 or re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", reference)):
-            warnings.append(f"{where}: image path '{reference}' would leave the deck's media folder; not copied")
+            warnings.append(f"{where}: {what} path '{reference}' would leave the deck's media folder; not copied")
             return None
         if parts[0] == "media":
             parts = parts[1:]
@@ -625,14 +674,26 @@ class MediaCopier:
         self.note[self.folder.joinpath(*parts)] = self.source / name
         return "/".join(["media", *parts])
 
-    def image(self, name: str, warnings: list[str], where: str) -> str:
+    def file(self, name: str, what: str, warnings: list[str], where: str) -> str | None:
+        """Copy a media file of the package to the deck's media folder; its path there (relative to
+        the deck file), or None with a warning when the package does not hold it."""
         if "/" in name or "\\" in name or name.startswith(".") or not (self.source / name).is_file():
-            warnings.append(f"{where}: image '{name}' is not in the package; left out")
-            return f"[missing image: {html.escape(name)}]"
+            warnings.append(f"{where}: {what} '{name}' is not in the package; left out")
+            return None
         assert self.folder is not None
         safe = safe_media_name(name)
         self.note[self.folder / safe] = self.source / name
-        return f'<img src="media/{html.escape(safe)}">'
+        return f"media/{safe}"
+
+    def image(self, name: str, warnings: list[str], where: str) -> str:
+        path = self.file(name, "image", warnings, where)
+        return f"[missing image: {html.escape(name)}]" if path is None else f'<img src="{html.escape(path)}">'
+
+    def sound(self, name: str, warnings: list[str], where: str) -> str:
+        """Markdown for Anki's `[sound:name]`: the same tag naming the copied file; without the file,
+        the tag as text (escaped: no reference for `check` to miss), so the field still reads the same."""
+        path = self.file(name, "sound", warnings, where)
+        return f"\\[sound:{name}]" if path is None or not formats.SOUND.fullmatch(f"[sound:{path}]") else f"[sound:{path}]"
 
 
 # -- deck files ----------------------------------------------------------------------------
@@ -742,13 +803,21 @@ def convert_note(note: AnkiNote, media: MediaCopier, warnings: list[str]) -> dic
             entry["a"] = text
         if points:
             entry["points"] = points
-        if 1 in note.cards:
+        if 1 in note.cards and entry.get("a"):  # (Anki makes no reverse card from an empty back)
             entry["reverse"] = True
         note.mapping = {"kind": "basic", "reverse": 1 in note.cards, "q": front_name, "a": back_name,
                         "others": others}
-    if not (entry.get("cloze") or (entry.get("q") and (entry.get("a") or entry.get("solution")))):
-        warnings.append(f"{where}: empty {'text' if note.kind == 'cloze' else 'front or back'}; skipped")
+    # Anki gives a note whose question renders empty one card that shows only an error ("The front of
+    # this card is blank", "No cloze 1 found on card"): nothing to drill, so such a note is skipped
+    if note.kind == "cloze" and not cloze.OPEN.search(entry["cloze"]):
+        warnings.append(f"{where}: {'empty text' if not entry['cloze'].strip() else 'no cloze deletion'} "
+                        "(Anki shows only an error for it); skipped")
         return None
+    if note.kind != "cloze" and not entry.get("q"):
+        warnings.append(f"{where}: empty front (Anki shows only an error for it); skipped")
+        return None
+    if note.kind != "cloze" and not (entry.get("a") or entry.get("solution")):
+        warnings.append(f"{where}: empty back; imported as a card with no answer")
     tags = [re.sub(r"[\s\"]+", "_", t) for t in note.tags if t.strip()]
     if tags:
         entry["tags"] = tags
@@ -959,7 +1028,7 @@ def _valid_entries(entries: list[dict], target: Path, into: Path, deck_name: str
                     cloze=entry.get("cloze", ""), extra=entry.get("extra", ""), tags=entry.get("tags", []),
                     reverse=entry.get("reverse", False), guid=entry.get("guid", ""),
                     code=formats.code_spec(entry) if "solution" in entry else None)
-        problems = formats.validate_note(note, into)
+        problems = formats.validate_note(note, into, answer_given="a" in entry)
         if problems:
             reasons = "; ".join(p.message for p in problems)
             warnings.append(f"note {entry['id']}: {reasons}; skipped")

@@ -828,7 +828,10 @@ def show(card_id: str, as_json: bool, decks_dir: str | None) -> None:
         console.rule("question", style="dim")
         console.print(render.markdown(front))
         console.rule("answer", style="dim")
-        console.print(render.markdown(back))
+        if render.has_no_answer(item.card):
+            console.print(render.NO_ANSWER)
+        if back.strip():
+            console.print(render.markdown(back))
         console.rule(style="dim")
         for line in finding.history_lines(item):
             click.echo(sanitize.visible(line))

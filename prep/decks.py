@@ -415,13 +415,13 @@ def fingerprint(root: Path, files: list[Path], relatives: list[str],
             return None
         digest, names_images = content
         combined.update(relative.encode("utf-8", "surrogateescape") + b"\0" + digest)
-        if names_images:  # whether each image is usable can change without the deck file changing
+        if names_images:  # whether each image or media file is usable can change without the deck file changing
             try:
                 text = path.read_text(encoding="utf-8", errors="replace")
             except OSError:
                 return None
-            for reference in formats.image_paths(text):
-                combined.update(f"{reference}\0{formats.image_problem(reference, path, root)}\0".encode(
+            for what, reference in formats.media_references(text):
+                combined.update(f"{reference}\0{formats.image_problem(reference, path, root, what)}\0".encode(
                     "utf-8", "surrogateescape"))
     return combined.digest()
 

@@ -197,36 +197,45 @@ def _info_lines(session: Session, card: Card) -> list[str]:
     return finding.details_lines(item, paths.display_path(card.note.path)) + finding.history_lines(item)
 
 
-def _images(card: Card, revealed: bool) -> list[Path]:
-    """The image files the card's question (and, once revealed, answer) shows, as absolute paths."""
+def _images(card: Card, revealed: bool) -> list[tuple[str, Path]]:
+    """(image | sound | linked, absolute path) of each file the card's question (and, once revealed,
+    answer) shows."""
     front, back = render.card_sides(card)
     sides = front + back if revealed else front
-    if "![" not in sides and "<img" not in sides.lower():  # most cards: no need for the deck parser's module
-        return []
     from prep import formats
 
-    references = formats.image_paths(front) + (formats.image_paths(back) if revealed else [])
+    if not formats.may_name_media(sides):  # most cards: no need for the splitting below
+        return []
+    references = formats.media_references(front) + (formats.media_references(back) if revealed else [])
     folder = card.note.path.parent
-    return list(dict.fromkeys((folder / reference).resolve() for reference in references))
+    return list(dict.fromkeys((what, (folder / reference).resolve()) for what, reference in references))
 
 
-def _open_images(images: list[Path]) -> str:
-    """Open each image in the system viewer (never through a shell); what happened, to show."""
+def _opens(files: list[tuple[str, Path]]) -> str:
+    """What `o` opens, for the key help: image, sound or file."""
+    kinds = {what for what, _ in files}
+    return "" if not kinds else kinds.pop().replace("linked", "file") if len(kinds) == 1 else "file"
+
+
+def _open_images(files: list[tuple[str, Path]]) -> str:
+    """Open each image, sound or linked file with the system's opener (never through a shell); what
+    happened, to show."""
     import shutil
 
-    if not images:
+    if not files:
         return "This card has no image."
     name = "open" if sys.platform == "darwin" else "xdg-open"  # Linux's `open` is openvt, not a viewer
     viewer = shutil.which(name)
     if viewer is None:
-        return f"No image viewer found ({name}); open the file:// link above."
-    for image in images:
+        return f"No {'image viewer' if _opens(files) == 'image' else 'opener'} found ({name}); open the file:// link above."
+    for _, path in files:
         try:
-            subprocess.Popen([viewer, str(image)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            subprocess.Popen([viewer, str(path)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, start_new_session=True)
         except OSError as error:
             return f"Could not start {viewer}: {error.strerror}"
-    return f"Opened {len(images)} image{'s' if len(images) != 1 else ''} in {os.path.basename(viewer)}."
+    what = _opens(files)
+    return f"Opened {len(files)} {what}{'s' if len(files) != 1 else ''} in {os.path.basename(viewer)}."
 
 
 def _lines(console: Console, draw: Callable[[], None]) -> list[str]:
@@ -237,13 +246,14 @@ def _lines(console: Console, draw: Callable[[], None]) -> list[str]:
     return text[:-1].split("\n") if text.endswith("\n") else text.split("\n") if text else []
 
 
-def _side(console: Console, source: str, images: list[Path], screens: render.Screens | None) -> list[str]:
-    """A card side's lines, then a file:// link to each image it shows."""
+def _side(console: Console, source: str, images: list[tuple[str, Path]], screens: render.Screens | None) -> list[str]:
+    """A card side's lines, then a file:// link to each image, sound or linked file it shows."""
     lines = (screens.text_for(source, console).rstrip("\n").split("\n") if screens is not None
              else _lines(console, lambda: console.print(render.markdown(source))))
-    for image in images:
-        lines += _lines(console, lambda image=image: console.print(f"[dim]image:[/] {sanitize.markup(image.as_uri())}",
-                                                                   overflow="fold"))
+    for what, image in images:
+        label = what.replace("linked", "file")
+        lines += _lines(console, lambda image=image, label=label: console.print(
+            f"[dim]{label}:[/] {sanitize.markup(image.as_uri())}", overflow="fold"))
     return lines
 
 
@@ -272,7 +282,7 @@ def _draw(session: Session, console: Console, card: Card, intervals: dict[int, t
         console.rule(style="dim")
         if intervals is not None:
             console.print(render.buttons(intervals))
-        console.print(render.drill_keys(intervals is not None, bool(images)))
+        console.print(render.drill_keys(intervals is not None, _opens(images)))
         if message:
             console.print("\n".join(f"[yellow]{sanitize.markup(line)}[/]" for line in message.split("\n")))
 
@@ -283,6 +293,8 @@ def _draw(session: Session, console: Console, card: Card, intervals: dict[int, t
         rule = _lines(console, lambda: _typed_answer(console, card, typed))
     back_lines = (_side(console, back, [image for image in images if image not in front_images], screens)
                   if intervals is not None else [])
+    if intervals is not None and render.has_no_answer(card):
+        back_lines = _lines(console, lambda: console.print(render.NO_ANSWER)) + back_lines
     answer = rule + back_lines
     room = console.height - 1 - len(head) - len(foot)  # the last line stays free: printing there would scroll
     if not back_lines:

@@ -93,20 +93,32 @@ def _models():
 
 
 class MediaSet:
-    """Images referenced by notes, each packed once under a content-hash name."""
+    """Files referenced by notes, each packed once: images under a content-hash name; sounds and linked
+    files under their own name (a `[sound:name]` shows it in Anki), a hash name only when two files share one."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.names: dict[Path, str] = {}
+        self.taken: set[str] = set()
 
-    def name_for(self, reference: str, deck_file: Path) -> str | None:
-        if formats.image_problem(reference, deck_file, self.root) is not None:
+    def name_for(self, reference: str, deck_file: Path, what: str = "image", link: bool = False) -> str | None:
+        """The packed name of the file `reference` names; `link`: a file only an `<a href>` names, which
+        Anki's importer keeps only when its name starts with `_` (it drops media no field plays or shows)."""
+        if formats.image_problem(reference, deck_file, self.root, what) is not None:
             return None  # `check` reports it; never pack a file from outside the decks folder
         source = (deck_file.parent / reference).resolve()
-        if source not in self.names:
-            digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
-            self.names[source] = f"prep-{digest}{source.suffix.lower()}"
+        if source not in self.names:  # (a file also played keeps its first name: Anki keeps it either way)
+            name = ("_" if link and not source.name.startswith("_") else "") + source.name
+            if what == "image" or name in self.taken or not ANKI_MEDIA_NAME.fullmatch(name):
+                digest = hashlib.sha256(source.read_bytes()).hexdigest()[:16]
+                name = f"{'_' if link else ''}prep-{digest}{source.suffix.lower()}"
+            self.names[source] = name
+            self.taken.add(name)
         return self.names[source]
+
+
+# a media name Anki takes as it is in `[sound:...]` and attributes (no quotes, brackets or path parts)
+ANKI_MEDIA_NAME = re.compile(r"[^\[\]<>\"'&/\\:\x00-\x1f]+")
 
 
 _MARKDOWN = None
@@ -127,7 +139,7 @@ def _markdown():
 
 class HtmlFields:
     """Fields rendered to HTML, reused from the one cache when an earlier export rendered the same Markdown
-    with the same libraries (fields with images are never kept: their HTML also depends on the files)."""
+    with the same libraries (fields with images or other media are never kept: their HTML also depends on the files)."""
 
     def __init__(self, cache: Cache | None) -> None:
         self.cache = cache
@@ -139,7 +151,7 @@ class HtmlFields:
         return hashlib.blake2b(f"{self.versions}\0{source}".encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
     def render(self, source: str, deck_file: Path, media: MediaSet) -> str:
-        if self.cache is None or "<img" in source or "![" in source:
+        if self.cache is None or formats.may_name_media(source):
             return to_html(source, deck_file, media)
         key = self.key(source)
         cached = self.entries.get(key)
@@ -154,7 +166,7 @@ class HtmlFields:
         wanted: dict[bytes, str] = {}
         for note in notes:
             for source in answer_sources(note):
-                if source and "<img" not in source and "![" not in source:
+                if source and not formats.may_name_media(source):
                     wanted[self.key(source)] = source
         self.entries = self.cache.html(list(wanted))
         self.cache.touch_html(list(self.entries))
@@ -210,7 +222,17 @@ def to_html(source: str, deck_file: Path, media: MediaSet) -> str:
                 maths.append(inert(html.escape(segment.source)))
             pieces.append(f"{mark}{len(maths) - 1}X")
         elif segment.kind == "text":
-            pieces.append(rewrite_images(segment.source, deck_file, media))
+            text = segment.source
+            if "[sound:" in text:  # put back after cleaning, exactly as Anki writes it (Markdown would mangle `_`)
+                def sound(match: re.Match[str]) -> str:
+                    name = media.name_for(match.group(1), deck_file, "sound")
+                    if name is None:
+                        return match.group(0)
+                    maths.append(f"[sound:{html.escape(name, quote=False)}]")
+                    return f"{mark}{len(maths) - 1}X"
+
+                text = formats.SOUND.sub(sound, text)
+            pieces.append(rewrite_images(text, deck_file, media))
         else:
             pieces.append(segment.source)
     fences = [index for index, segment in enumerate(segments) if segment.kind == "fence"]
@@ -435,25 +457,34 @@ def _code_html(match: re.Match[str]) -> str:
 
 
 def rewrite_images(text: str, deck_file: Path, media: MediaSet) -> str:
-    """Markdown text with each image reference naming its packed file."""
-    if "![" not in text and "<" not in text:
-        return text  # neither pattern can match: skip two regex scans on most text
-    def replace(match: re.Match[str]) -> str:
-        name = media.name_for(match.group(1), deck_file)
-        if name is None:
-            return match.group(0)
-        whole = match.group(0)
-        start, end = match.span(1)
-        offset = match.start(0)
-        return whole[: start - offset] + name + whole[end - offset :]
+    """Markdown text with each image, linked or `<audio>`/`<video>` file reference naming its packed file."""
+    if "![" not in text and "<" not in text and "](" not in text:
+        return text  # no pattern can match: skip the regex scans on most text
 
-    text = formats.IMAGE_MARKDOWN.sub(replace, text)
-    return formats.IMAGE_HTML.sub(replace, text)
+    def replacing(what: str):
+        def replace(match: re.Match[str]) -> str:
+            link = what == "linked" and not match.group(0)[1:].lower().startswith(("audio", "video", "source"))
+            name = media.name_for(match.group(1), deck_file, what, link)
+            if name is None:
+                return match.group(0)
+            whole = match.group(0)
+            start, end = match.span(1)
+            offset = match.start(0)
+            return whole[: start - offset] + name + whole[end - offset :]
+        return replace
+
+    for what, pattern in formats.MEDIA_PATTERNS:
+        if what != "sound":  # (sounds are lifted out by to_html)
+            text = pattern.sub(replacing(what), text)
+    return text
 
 
 def sanitize(fragment: str) -> str:
     """Allow-list HTML cleaning: no scripts, event handlers or javascript: URLs reach Anki."""
     return _cleaner()(fragment)
+
+
+MEDIA_TAGS = ("audio", "video", "source")
 
 
 @functools.cache
@@ -466,7 +497,10 @@ def _cleaner() -> Callable[[str], str]:
     for tag in ("span", "div", "code", "pre", "td", "th"):
         attributes.setdefault(tag, set()).add("class")
     attributes.setdefault("img", set()).update({"src", "alt", "title"})
-    options = {"attributes": attributes, "url_schemes": {"http", "https"}, "link_rel": None}
+    for tag in MEDIA_TAGS:  # sound and video a card plays in Anki, from the package's own media
+        attributes.setdefault(tag, set()).update({"src", "type", "controls"})
+    options = {"tags": set(nh3.ALLOWED_TAGS) | set(MEDIA_TAGS), "attributes": attributes,
+               "url_schemes": {"http", "https"}, "link_rel": None}
     if hasattr(nh3, "Cleaner"):
         return nh3.Cleaner(**options).clean
     return functools.partial(nh3.clean, **options)

@@ -34,6 +34,18 @@ ACRONYMS = {"ml", "nlp", "llm", "llms", "rl", "cs", "sql", "svm", "pca", "gpu", 
 # (`[^>]*` could run on to the end from every `<img` of a field that never closes its tags).
 IMAGE_MARKDOWN = re.compile(r"!\[[^\[\]]*\]\(\s*<?([^)\s<>\[\]]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
 IMAGE_HTML = re.compile(r"<img\b[^<>]*?\bsrc\s*=\s*[\"']([^\"'<>]+)[\"']", re.IGNORECASE)
+# Sound and other media, kept as references to files beside the deck like images: Anki's own
+# `[sound:path]` (not after a backslash: `\[sound:x]` is text), and the file an `<audio>`, `<video>`,
+# `<source>` or `<a>` tag or a Markdown link names (relative paths only: a URL is no file of the deck).
+SOUND = re.compile(r"(?<!\\)\[sound:([^\[\]<>\n]+)\]")
+_RELATIVE = r"(?![A-Za-z][A-Za-z0-9+.-]*:|[/\\#?])"
+MEDIA_HTML = re.compile(r"<(?:(?:audio|video|source)\b[^<>]*?\bsrc|a\b[^<>]*?\bhref)\s*=\s*[\"']" + _RELATIVE
+                        + r"([^\"'<>]+)[\"']", re.IGNORECASE)
+LINK_MARKDOWN = re.compile(r"(?<![!\\])\[[^\[\]]*\]\(\s*<?" + _RELATIVE + r"([^)\s<>\[\]]+)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)")
+MEDIA_PATTERNS = (("image", IMAGE_MARKDOWN), ("image", IMAGE_HTML), ("sound", SOUND), ("linked", MEDIA_HTML),
+                  ("linked", LINK_MARKDOWN))
+MEDIA_HINT = re.compile(r"<img|!\[|\[sound:|<(?:a|audio|video|source)\b|\]\(", re.IGNORECASE)
+MEDIA_HINT_BYTES = re.compile(MEDIA_HINT.pattern.encode(), re.IGNORECASE)
 # A `<` that no `>` closes before the next `<`, or a `<!--` that no `-->` closes before the next one
 # (group 1; group 2 when a letter follows, as in a tag): Python's HTML parser, under Python-Markdown
 # and markdownify, retries such a tag or comment from each one to the end of the text (quadratic).
@@ -44,6 +56,7 @@ FIELD_LINE = re.compile(r"^(Q|A|Cloze|Extra|Points|Stub|Solution|Tests|Hints|Tim
 POINT_LINE = re.compile(r"^- (.*)$")
 MAX_POINTS = 12  # a rubric an interviewer can hold in mind; more is an answer, not a checklist
 MAX_POINT_LENGTH = 200
+EMPTY_ANSWER_MD = '""'  # a Markdown card's `A: ""`: explicitly no answer (as YAML's `a: ""`)
 MD_CODE_FIELDS = ("Stub", "Solution", "Tests", "Hints", "Time")
 TIME_TEXT = re.compile(r"^(\d+(?:\.\d+)?)\s*(?:m|min|mins|minutes?)?$")
 FENCE_OPEN = mathtext.FENCE_OPEN
@@ -123,9 +136,9 @@ def _default_deck(path: str, root: str) -> str:
 
 
 def file_digest(data: bytes) -> tuple[bytes, bool]:
-    """A deck file's content digest, and whether it may name images (whose files can change on their own)."""
+    """A deck file's content digest, and whether it may name media (whose files can change on their own)."""
     # sha256: hardware-accelerated on most CPUs, 3x faster than blake2b here
-    return hashlib.sha256(data).digest(), b"<img" in data or b"![" in data
+    return hashlib.sha256(data).digest(), MEDIA_HINT_BYTES.search(data) is not None
 
 
 @dataclass
@@ -167,10 +180,11 @@ def parser_for(path: Path, shown: str, root: Path, text: str) -> "YamlParser | M
     return (MarkdownParser if path.suffix.lower() == ".md" else YamlParser)(path, shown, root, text)
 
 
-def validate_note(note: Note, root: Path) -> list[Problem]:
-    """The problems `prep check` would report for one note on its own (used to vet imported cards)."""
+def validate_note(note: Note, root: Path, answer_given: bool = False) -> list[Problem]:
+    """The problems `prep check` would report for one note on its own (used to vet imported cards);
+    `answer_given`: its answer was written, even if empty (a front-only card)."""
     checker = YamlParser(note.path, display_path(note.path), root, "")
-    checker.finish_note(note, {})
+    checker.finish_note(note, {}, answer_given)
     checker.run_code_checks()
     return checker.problems
 
@@ -226,8 +240,9 @@ class Parser:
             return ""
         return value.raw
 
-    def finish_note(self, note: Note, line_of: dict[str, int]) -> None:
-        """Validate one note's content and keep it if clean. `line_of` maps field → 1-based line."""
+    def finish_note(self, note: Note, line_of: dict[str, int], answer_given: bool = False) -> None:
+        """Validate one note's content and keep it if clean. `line_of` maps field → 1-based line;
+        `answer_given`: the answer was written as explicitly empty (`a: ""`), a front-only card."""
         before = len(self.problems)
         card_line = note.line
         if note.id is None:
@@ -251,8 +266,12 @@ class Parser:
                 self.problem(line_of.get("extra", card_line), "extra belongs to cloze cards; put it in the answer")
             if not note.q.strip():
                 self.problem(line_of.get("q", card_line), "missing or empty question (q)")
-            if not note.a.strip():
+            if answer_given and not note.a.strip():
+                note.a = ""  # `a: " "` is as empty as `a: ""`
+            if not note.a.strip() and not answer_given:
                 self.problem(line_of.get("a", card_line), "missing or empty answer (a)")
+            elif not note.a.strip() and note.reverse:
+                self.problem(line_of.get("reverse", card_line), "reverse needs an answer: its reverse side asks it")
         for name in ("q", "a", "cloze", "extra"):
             text = getattr(note, name)
             if not text:
@@ -262,7 +281,7 @@ class Parser:
                 self.problem(line_of.get(name, card_line),
                              f"'{name}' is {_size(size)}, over the limit of {_size(MAX_FIELD_BYTES)} a field may hold")
                 continue
-            names_images = "<img" in text or "![" in text
+            names_images = may_name_media(text)
             if "$" not in text and not names_images:
                 continue  # splitting can only find a math problem where there is a `$`
             field_line = line_of.get(name, card_line)
@@ -350,15 +369,16 @@ class Parser:
         return ["" if item.data is None else str(item.raw) for item in value.data]
 
     def check_images(self, segments: list[mathtext.Segment], field_line: int) -> None:
+        """Each image, sound or linked file a field names must be a file inside the decks folder."""
         for segment in segments:
             if segment.kind != "text":
                 continue
-            for pattern in (IMAGE_MARKDOWN, IMAGE_HTML):
+            for what, pattern in MEDIA_PATTERNS:
                 line, counted = field_line + segment.line, 0  # counted on from the last match: linear
                 for match in pattern.finditer(segment.source):
                     line += segment.source.count("\n", counted, match.start())
                     counted = match.start()
-                    problem = image_problem(match.group(1), self.path, self.root)
+                    problem = image_problem(match.group(1), self.path, self.root, what)
                     if problem:
                         self.problem(line, problem)
 
@@ -367,31 +387,49 @@ def _size(count: int) -> str:
     return f"{count:,} bytes"
 
 
-def image_problem(reference: str, deck_file: Path, root: Path) -> str | None:
-    """Why an image reference is unusable, or None when it names a file inside the decks folder."""
+def image_problem(reference: str, deck_file: Path, root: Path, what: str = "image") -> str | None:
+    """Why an image (or `what`: sound, linked file) reference is unusable, or None when it names a
+    file inside the decks folder."""
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", reference) or reference.startswith("//"):
-        return f"image '{reference}' must be a file path relative to the deck file, not a URL"
+        return f"{what} '{reference}' must be a file path relative to the deck file, not a URL"
     if reference.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:[\\/]", reference):
-        return f"image '{reference}' must be a relative path"
+        return f"{what} '{reference}' must be a relative path"
     target = (deck_file.parent / reference).resolve()
     if not target.is_relative_to(root.resolve()):
-        return f"image path '{reference}' leaves the decks folder"
+        return f"{what} path '{reference}' leaves the decks folder"
     if not target.is_file():
-        return f"missing image file '{reference}'"
+        return f"missing {what} file '{reference}'"
     return None
+
+
+def may_name_media(text: str) -> bool:
+    """Whether a field may name an image, sound or linked file (cheap: no parse)."""
+    return MEDIA_HINT.search(text) is not None
 
 
 def image_paths(text: str) -> list[str]:
     """Image references in Markdown text (outside code)."""
+    return [reference for what, reference in media_references(text) if what == "image"]
+
+
+def media_references(text: str) -> list[tuple[str, str]]:
+    """(image | sound | linked, reference) for each file Markdown text names outside code and math,
+    each kind in the order of the text (images first, per pattern, as before)."""
     try:
         segments = mathtext.split(text)
     except mathtext.MathError:
         return []
-    found: list[str] = []
-    for segment in segments:
-        if segment.kind == "text":
-            for pattern in (IMAGE_MARKDOWN, IMAGE_HTML):
-                found.extend(m.group(1) for m in pattern.finditer(segment.source))
+    found: list[tuple[str, str]] = []
+    for kind in ("image", "sound", "linked"):
+        for segment in segments:
+            if segment.kind != "text":
+                continue
+            if kind == "image":
+                for pattern in (IMAGE_MARKDOWN, IMAGE_HTML):
+                    found.extend((kind, m.group(1)) for m in pattern.finditer(segment.source))
+            else:  # one kind's patterns merged by position: a link and an <audio> pair up in text order
+                matches = [m for what, pattern in MEDIA_PATTERNS if what == kind for m in pattern.finditer(segment.source)]
+                found.extend((kind, m.group(1)) for m in sorted(matches, key=lambda m: m.start()))
     return found
 
 
@@ -445,6 +483,7 @@ class YamlParser(Parser):
         line_of: dict[str, int] = {}
         code: dict[str, object] = {}
         before = len(self.problems)
+        answer_given = False  # `a: ""` (quoted): a front-only card; `a:` alone (null) is a forgotten answer
         for name, (key_line, value) in item.data.items():
             line_of[name] = key_line + 1
             if name not in CARD_FIELDS:
@@ -485,11 +524,12 @@ class YamlParser(Parser):
                 text = "" if value.data is None else value.raw
                 setattr(note, name, text.strip("\n"))
                 line_of[name] = value.text_line + 1
+                answer_given = answer_given or (name == "a" and value.data is not None)
         if len(self.problems) > before:
             return
         if code:
             note.code = code_spec(code)
-        self.finish_note(note, line_of)
+        self.finish_note(note, line_of, answer_given)
 
 
 @dataclass
@@ -648,6 +688,7 @@ class MarkdownParser(Parser):
                 else:
                     note.reverse = value.data
         code: dict[str, object] = {}
+        answer_given = False
         for name, (line, text_lines) in raw.fields.items():
             if name == "Points":
                 note.points = self.markdown_points(line, text_lines, line_of)
@@ -657,18 +698,19 @@ class MarkdownParser(Parser):
                 self.code_field(name, line, text_lines, code, line_of)
                 continue
             key = {"Q": "q", "A": "a", "Cloze": "cloze", "Extra": "extra"}[name]
-            first = 0
-            while first < len(text_lines) - 1 and not text_lines[first].strip():
-                first += 1
+            # the field's text starts at its first non-blank line (a blank field: at its own line)
+            first = next((i for i, text in enumerate(text_lines) if text.strip()), 0)
             setattr(note, key, "\n".join(text_lines[first:]).strip("\n").rstrip())
             line_of[key] = line + first
+            if key == "a" and note.a == EMPTY_ANSWER_MD:  # `A: ""` alone: a front-only card
+                note.a, answer_given = "", True
         if "Q" in raw.fields and "A" not in raw.fields and not code:
             self.problem(raw.fields["Q"][0], "question without an answer (add an A: line)")
         if len(self.problems) > before:
             return
         if code:
             note.code = code_spec(code)
-        self.finish_note(note, line_of)
+        self.finish_note(note, line_of, answer_given)
 
     def markdown_points(self, line: int, text_lines: list[str], line_of: dict[str, int]) -> list[str]:
         """`Points:` alone on its line, then one `- ` line per point (blank lines are ignored)."""

@@ -30,6 +30,14 @@ def card_sides(card: Card, with_points: bool = True) -> tuple[str, str]:
     return note.q, note.a + checklist
 
 
+NO_ANSWER = "[dim](no answer)[/]"  # Rich markup: what a front-only card (`a: ""`) shows once revealed
+
+
+def has_no_answer(card: Card) -> bool:
+    """A front-only card: a question whose answer was written as explicitly empty."""
+    return card.variant == "" and card.note.kind == "basic" and not card.note.a.strip()
+
+
 POINT_KEYS = "123456789abc"  # the key that ticks each point (a card has at most 12)
 
 
@@ -167,11 +175,12 @@ def buttons(intervals: dict[int, timedelta]) -> str:
 CARD_KEYS = "b: bury · !: suspend · f: flag · i: info"  # the current card's keys, on both sides
 
 
-def drill_keys(revealed: bool, images: bool = False) -> str:
-    """The help lines under a card: before the answer is shown, or with the rating buttons."""
+def drill_keys(revealed: bool, opens: str = "") -> str:
+    """The help lines under a card: before the answer is shown, or with the rating buttons; `opens`
+    names what `o` opens (image, sound, file), when the card shows any."""
     keys = ("1-4: rate · u: undo · e: edit · s: skip" if revealed
             else "space/enter: show answer · t: type your answer · s: skip · e: edit · u: undo")
-    return f"[dim]{keys} · q: quit\n{CARD_KEYS}{' · o: open image' if images else ''}[/]"
+    return f"[dim]{keys} · q: quit\n{CARD_KEYS}{f' · o: open {opens}' if opens else ''}[/]"
 
 
 def when(moment: datetime, now: datetime) -> str:

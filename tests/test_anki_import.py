@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
 import zipfile
 from contextlib import closing
@@ -80,8 +82,8 @@ def test_import_writes_valid_decks_and_history(tmp_path: Path, isolated: Path, c
     into = tmp_path / "decks" / "anki"
     result = run("import", str(package), "--into", str(into))
     assert result.exit_code == 0, result.output
-    assert "Imported 3 notes" in result.output and "4 reviews added on 1 cards" in result.output
-    assert "empty front or back; skipped" in result.output
+    assert "Imported 4 notes" in result.output and "4 reviews added on 1 cards" in result.output
+    assert "empty back; imported as a card with no answer" in result.output
     collection = decks.load(tmp_path / "decks")
     assert collection.problems == []
     by_deck = {}
@@ -95,7 +97,9 @@ def test_import_writes_valid_decks_and_history(tmp_path: Path, isolated: Path, c
     assert sorted(first.tags) == ["c++", "math"]
     assert (into / "top" / "sub" / "media" / "pic.png").read_bytes().startswith(b"\x89PNG")
     assert second.kind == "reverse" and second.q == "PMF"
-    cloze = by_deck["Other"][0]
+    cloze, front_only = by_deck["Other"]
+    assert (front_only.q, front_only.a, front_only.kind) == ("No back here", "", "basic")
+    assert "\n  a: ''\n" in (into / "other.yaml").read_text(encoding="utf-8")  # explicitly empty, not forgotten
     assert cloze.cloze == "{{c1::Softmax}} maps logits to {{c2::probabilities}} via {{c3::$e^{z_i}/\\sum_j e^{z_j}$}}."
     assert cloze.extra == "Subtract the max first." and cloze.id.startswith("anki-")
     with closing(sqlite3.connect(paths.database_path())) as db:
@@ -810,3 +814,88 @@ def test_reviews_at_impossible_times_are_left_out_not_a_traceback(tmp_path: Path
     scratch.mkdir()
     package = anki_import.read_collection_file(tmp_path / "collection.anki2", scratch)
     assert package.revlog == {card: [(T0, 3, 4000)]} and package.odd_times == 3
+
+
+def media_collection(path: Path) -> None:
+    """Notes as published decks have them: empty backs, sound, a linked PDF and an <audio> tag with
+    their files, a sound whose file is missing, a note type with a third field; and two notes Anki
+    itself shows only an error for (an empty front, a cloze without a deletion)."""
+    from anki.collection import Collection
+
+    col = Collection(str(path))
+    add_vocab_model(col)
+    add_note(col, "Basic", "Lang", Front="Say <b>bonjour</b> aloud")  # empty back
+    add_note(col, "Basic", "Lang", Front="Recite the alphabet", Back="&nbsp;")  # a back only a space fills
+    add_note(col, "Basic", "Lang", Front="Hear it: [sound:bon_jour.mp3]", Back="hello [sound:hello world.ogg]")
+    add_note(col, "Basic", "Lang", Front="Which word?", Back="[sound:gone.mp3] (its file is missing)")
+    add_note(col, "Basic", "Lang", Front='Read <a href="notes_1.pdf">the notes</a>',
+             Back='<audio controls src="clip.ogg"></audio> listen')
+    add_note(col, "Vocab+", "Lang", Word="chat [sound:chat.mp3]", hint="", Meaning="cat")
+    add_note(col, "Basic", "Lang", Front="", Back="a back without a front")
+    add_note(col, "Cloze", "Lang", Text="no deletion here", Back_Extra="x")
+    for name in ("bon_jour.mp3", "hello world.ogg", "notes_1.pdf", "clip.ogg", "chat.mp3"):
+        col.media.write_data(name, f"bytes of {name}".encode())
+    col.close()
+
+
+def test_empty_backs_sound_and_linked_media_come_back_to_anki(tmp_path: Path, isolated: Path) -> None:
+    """Anki → prep import → prep check → prep export → a fresh Anki: every note Anki can show comes back
+    under its GUID, every field equal as seen, `[sound:...]` exactly, and each media file in Anki."""
+    from anki.collection import Collection
+
+    source = tmp_path / "lang.anki2"
+    media_collection(source)
+    package = export_package(source, tmp_path / "lang.apkg")
+    into = tmp_path / "decks" / "lang"
+    result = run("import", str(package), "--into", str(into))
+    assert result.exit_code == 0, result.output
+    assert result.output.count("empty back; imported as a card with no answer") == 1  # (not the &nbsp; one)
+    # Anki packs the files fields name as images, sounds, <audio>/<video>, not what a link names
+    assert "linked file 'notes_1.pdf' is not in the package; left out" in result.output
+    assert "sound 'gone.mp3' is not in the package; left out" in result.output
+    assert "empty front (Anki shows only an error for it); skipped" in result.output
+    assert "no cloze deletion (Anki shows only an error for it); skipped" in result.output
+    assert "Imported 6 notes" in result.output
+    assert run("check", "--decks", str(into)).exit_code == 0
+    loaded = {n.q: n for n in decks.load(into).notes}
+    assert loaded["Hear it: [sound:media/bon_jour.mp3]"].a == "hello [sound:media/hello world.ogg]"
+    assert loaded["Which word?"].a == "\\[sound:gone.mp3] (its file is missing)"
+    assert loaded["Read the notes"].a == '<audio controls src="media/clip.ogg"></audio> listen'
+    assert loaded["Recite the alphabet"].a == "&nbsp;"
+    assert sorted(p.name for p in (into / "media").iterdir()) == ["bon_jour.mp3", "chat.mp3", "clip.ogg",
+                                                                  "hello world.ogg"]
+    # the link written in prep, with its file, goes to Anki with the file
+    (into / "media" / "notes_1.pdf").write_bytes(b"%PDF-1.4 notes")
+    deck = into / "lang.yaml"
+    deck.write_text(deck.read_text(encoding="utf-8").replace("q: Read the notes", "q: Read [the notes](media/notes_1.pdf)"),
+                    encoding="utf-8")
+    assert run("check", "--decks", str(into)).exit_code == 0
+
+    out = tmp_path / "back.apkg"
+    assert run("export", "--decks", str(into), "-o", str(out)).exit_code == 0
+    fresh = tmp_path / "fresh.anki2"
+    assert len(import_log(fresh, out).new) == 6
+    theirs, ours = anki_notes(source), anki_notes(fresh)
+    shown = {guid for guid, (model, fields) in theirs.items() if fields[0] and "no deletion" not in fields[0]}
+    assert set(ours) == shown  # 6 of the 8: all but the two Anki shows only an error for
+    fields = [(f, theirs[guid][1][i]) for guid, (model, values) in ours.items() for i, f in enumerate(values)]
+    assert len(fields) == 13 and [visible(f) for f, _ in fields] == [visible(f) for _, f in fields]
+    sounds = sorted(s for f, _ in fields for s in re.findall(r"\[sound:[^\]]+\]", f))
+    assert sounds == ["[sound:bon_jour.mp3]", "[sound:chat.mp3]", "[sound:gone.mp3]", "[sound:hello world.ogg]"]
+    col = Collection(str(fresh))
+    try:
+        in_anki = set(os.listdir(col.media.dir()))
+        read = next(values for model, values in ours.values() if "the notes" in values[0])
+    finally:
+        col.close()
+    assert {"bon_jour.mp3", "hello world.ogg", "chat.mp3", "_notes_1.pdf", "clip.ogg"} <= in_anki
+    assert '<a href="_notes_1.pdf">' in read[0] and '<audio controls="" src="clip.ogg">' in read[1]
+    # and back from that Anki to prep: the same cards, each sound and file under the deck's media/ again
+    again = tmp_path / "again"
+    assert run("import", str(export_package(fresh, tmp_path / "fresh.apkg")), "--into", str(again)).exit_code == 0
+    first = {(n.q, n.a) for n in decks.load(into).notes}
+    # (Anki's own export leaves out a file only a link names, `_` or not: that link comes back as its text)
+    first = {(q.replace("[the notes](media/notes_1.pdf)", "the notes"), a) for q, a in first}
+    assert {(n.q, n.a) for n in decks.load(again).notes} == first
+    assert sorted(p.name for p in (again / "media").iterdir()) == sorted(
+        p.name for p in (into / "media").iterdir() if p.suffix != ".pdf")

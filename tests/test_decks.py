@@ -65,6 +65,19 @@ def test_markdown_card_may_omit_the_separator_and_carries_code_lines(tmp_path: P
     assert "Q: not a card\n---\nA: still code" in notes[1].q
 
 
+def test_an_answer_written_as_empty_makes_a_front_only_card(tmp_path: Path) -> None:
+    write(tmp_path / "d.yaml", 'cards:\n  - id: y1\n    q: Name three optimizers\n    a: ""\n'
+          "  - id: y2\n    q: Say it aloud\n    a: '  '\n    points: [names Adam]\n")
+    write(tmp_path / "m.md", '<!-- id: m1 -->\nQ: Recite the chain rule\nA: ""\n\n---\n\n'
+          '<!-- id: m2 -->\nQ: Quoted\nA: "" is an empty string\n')
+    collection = decks.load(tmp_path)
+    assert collection.problems == []
+    by_id = {note.id: note for note in collection.notes}
+    assert [(by_id[i].a, by_id[i].kind) for i in ("y1", "y2", "m1")] == [("", "basic")] * 3
+    assert by_id["y2"].points == ["names Adam"]
+    assert by_id["m2"].a == '"" is an empty string'  # only `A: ""` alone on its line means no answer
+
+
 def load_problems(tmp_path: Path, name: str, text: str) -> list[str]:
     write(tmp_path / name, text)
     collection = decks.load(tmp_path)
@@ -80,6 +93,12 @@ BAD_DECKS = [
      "filefield.yaml:1: unknown field 'tag' (did you mean 'tags'?); allowed: deck, tags, cards"),
     ("noanswer.yaml", "cards:\n  - id: a\n    q: What?\n",
      "noanswer.yaml:2: missing or empty answer (a)"),
+    ("nullanswer.yaml", "cards:\n  - id: a\n    q: What?\n    a:\n",  # `a:` alone: forgotten, not empty
+     "nullanswer.yaml:4: missing or empty answer (a)"),
+    ("emptyreverse.yaml", "cards:\n  - id: a\n    q: What?\n    a: ''\n    reverse: true\n",
+     "emptyreverse.yaml:5: reverse needs an answer: its reverse side asks it"),
+    ("blankanswer.md", "<!-- id: a -->\nQ: What?\nA:\n",
+     "blankanswer.md:3: missing or empty answer (a)"),
     ("emptyq.yaml", "cards:\n  - id: a\n    q: ''\n    a: x\n",
      "emptyq.yaml:3: missing or empty question (q)"),
     ("type.yaml", "cards:\n  - id: a\n    q: [1, 2]\n    a: x\n",
@@ -109,6 +128,12 @@ BAD_DECKS = [
      "tags.yaml:5: tag 'two words' must be one word (no spaces or quotes)"),
     ("img.md", "<!-- id: a -->\nQ: See ![x](missing.png)\nA: ok\n",
      "img.md:2: missing image file 'missing.png'"),
+    ("sound.md", "<!-- id: a -->\nQ: Say it\nA: [sound:media/gone.mp3]\n",
+     "sound.md:3: missing sound file 'media/gone.mp3'"),
+    ("link.md", "<!-- id: a -->\nQ: What?\nA: see [the notes](../../etc/passwd)\n",
+     "link.md:3: linked path '../../etc/passwd' leaves the decks folder"),
+    ("video.md", "<!-- id: a -->\nQ: What?\nA: <video src=\"clip.mp4\"></video>\n",
+     "video.md:3: missing linked file 'clip.mp4'"),
     ("escape.md", "<!-- id: a -->\nQ: What?\nA: ![x](../../etc/passwd)\n",
      "escape.md:3: image path '../../etc/passwd' leaves the decks folder"),
     ("url.md", "<!-- id: a -->\nQ: What?\nA: <img src=\"https://evil.example/x.png\">\n",

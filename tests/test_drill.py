@@ -405,3 +405,17 @@ def test_a_broken_editor_setting_is_a_message_and_the_drill_goes_on(decks_dir: P
     child.send("q")
     child.expect(pexpect.EOF)
     assert "Traceback" not in child.before
+
+
+def test_a_front_only_card_shows_a_dim_no_answer_line_once_revealed(tmp_path: Path, isolated: Path) -> None:
+    write(tmp_path / "work" / "decks" / "prompts.yaml",
+          "cards:\n  - id: p1\n    q: Recite the bias-variance decomposition aloud\n    a: \"\"\n")
+    child = spawn(tmp_path / "work" / "decks", isolated)
+    before = screen(child, "show answer")
+    assert "Recite the bias-variance" in before and "(no answer)" not in before
+    child.send(" ")
+    after = screen(child, "1-4: rate")
+    assert "Recite the bias-variance" in after and "(no answer)" in after
+    assert re.search(r"\x1b\[2m\(no answer\)", child.before)  # dim, not answer text
+    child.send("q")
+    child.expect(pexpect.EOF)
