@@ -249,7 +249,7 @@ def cram(deck: str | None, tag: str | None, weak: int | None, limit: int | None,
 def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_dir: str | None,
            queue=None, mode: str = "review") -> None:
     """Run a drill over the cards in scope: the day's queue, or the cards `queue(store, ids)` picks."""
-    from prep import drill, paths, plan as planner, render
+    from prep import drill, images, paths, plan as planner, render
     from prep.review import Session
     from prep.store import Store
 
@@ -280,8 +280,9 @@ def _drill(config, deck: str | None, tag: str | None, limit: int | None, decks_d
             with drill.KeyboardMode(sys.stdin.fileno()) as mode, drill.TerminalSignals(mode) as signals:
                 warning = _problems_warning(loaded)  # kept on the first card's screen, which clears the terminal
                 keys = drill.KeyReader(sys.stdin.fileno(), signals.read_fd)  # resize, Ctrl-Z/fg: redraw
+                pictures = images.Pictures(config.images, sys.stdin.fileno(), sys.stdout.fileno(), keys.unread)
                 summary = drill.drill(session, console, keys, loaded, screens,
-                                      f"[yellow]{warning}[/]" if warning else "")
+                                      f"[yellow]{warning}[/]" if warning else "", pictures)
             console.print()
             console.print(drill.summary_text(summary, clock.now()))
             from prep import backup

@@ -1,0 +1,260 @@
+"""Pictures in the drill: when the terminal is asked, what it answers, which files are drawn, and
+`prep review` in a fake kitty terminal."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import struct
+import sys
+import time
+import zlib
+from pathlib import Path
+
+import pexpect
+import pytest
+from PIL import Image
+from rich.console import Console
+
+from prep import config, images
+from prep.errors import ConfigError
+from tests.conftest import NOW, write
+
+XTERM = {"TERM": "xterm-256color"}
+
+
+@pytest.mark.parametrize("setting, environ, is_terminal, expected", [
+    ("auto", XTERM, True, True),
+    ("auto", {"TERM": "xterm-kitty", "KITTY_WINDOW_ID": "1"}, True, True),
+    ("off", {"TERM": "xterm-kitty"}, True, False),
+    ("on", XTERM, False, False),  # output to a file or pipe never gets escape sequences
+    ("auto", {"TERM": "dumb"}, True, False),
+    ("auto", {}, True, False),
+    ("auto", {"TERM": "tmux-256color", "TMUX": "/tmp/tmux-1/default,1,0"}, True, False),
+    ("auto", {"TERM": "xterm-kitty", "TMUX": "/tmp/tmux-1/default,1,0"}, True, False),
+    ("auto", {"TERM": "screen.xterm-256color"}, True, False),
+    ("auto", {"TERM": "xterm", "STY": "1.pts-0.host"}, True, False),
+    ("on", {"TERM": "tmux-256color", "TMUX": "/tmp/tmux-1/default,1,0"}, True, True),
+])
+def test_the_terminal_is_asked_only_where_pictures_can_work(setting, environ, is_terminal, expected) -> None:
+    assert images.should_probe(setting, environ, is_terminal) is expected
+
+
+def terminal(replies: bytes) -> tuple[int, int, int]:
+    """A fake terminal: (the fd the probe reads, the fd it writes, the fd where its queries arrive)."""
+    keys_read, keys_write = os.pipe()
+    os.write(keys_write, replies)
+    os.close(keys_write)
+    out_read, out_write = os.pipe()
+    return keys_read, out_write, out_read
+
+
+def run_probe(replies: bytes, tmux: bool = False) -> tuple[str | None, str, bytes]:
+    read_fd, write_fd, sent_fd = terminal(replies)
+    try:
+        protocol, keys = images.probe(read_fd, write_fd, tmux, seconds=0.3)
+        os.close(write_fd)
+        return protocol, keys, os.read(sent_fd, 4096)
+    finally:
+        os.close(read_fd)
+        os.close(sent_fd)
+
+
+def test_kitty_is_recognised_and_keys_typed_meanwhile_are_kept() -> None:
+    protocol, keys, sent = run_probe(b"j\x1b_Gi=31;OK\x1b\\k\x1b[?62;22c3")
+    assert protocol == "kitty"
+    assert keys == "jk3"  # before, between and after the replies: none lost
+    assert sent.startswith(b"\x1b_Gi=31,") and sent.endswith(b"\x1b[c")
+
+
+def test_sixel_is_recognised_from_the_device_attributes() -> None:
+    assert run_probe(b"\x1b[?62;4;22c")[:2] == ("sixel", "")
+
+
+def test_a_terminal_without_graphics() -> None:
+    assert run_probe(b"\x1b[?1;2c")[:2] == (None, "")
+    assert run_probe(b"\x1b_Gi=31;ENOTSUPPORTED:no\x1b\\\x1b[?62c")[:2] == (None, "")
+
+
+def test_a_terminal_that_never_answers_costs_a_fraction_of_a_second() -> None:
+    read_fd, silent = os.pipe()  # nothing is ever written: the probe must not wait for end of input
+    queries, write_fd = os.pipe()
+    try:
+        started = time.monotonic()
+        assert images.probe(read_fd, write_fd, seconds=0.3) == (None, "")
+        assert time.monotonic() - started < 1
+    finally:
+        for fd in (read_fd, silent, queries, write_fd):
+            os.close(fd)
+
+
+def test_under_tmux_the_kitty_query_is_passed_through() -> None:
+    sent = run_probe(b"\x1b[?62c", tmux=True)[2]
+    assert sent.startswith(b"\x1bPtmux;\x1b\x1b_Gi=31,")
+
+
+def png(path: Path, size: tuple[int, int] = (40, 20)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, "orange").save(path)
+    return path
+
+
+def bomb(path: Path, side: int = 100_000) -> Path:
+    """A 60-byte PNG whose header claims side x side pixels (30 GB decoded for the default)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_only_decodable_regular_files_of_sane_size_are_drawn(tmp_path: Path) -> None:
+    assert images.decoded(png(tmp_path / "ok.png")).size == (40, 20)
+    fifo = tmp_path / "fifo.png"
+    os.mkfifo(fifo)  # opening it for reading would block without O_NONBLOCK
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes((tmp_path / "ok.png").read_bytes()[:60])
+    cases = {
+        tmp_path / "missing.png": "file not found",
+        tmp_path: "not a regular file",
+        fifo: "not a regular file",
+        Path("/dev/zero"): "not a regular file",
+        write(tmp_path / "notes.png", "not a picture\n"): "not an image",
+        bomb(tmp_path / "bomb.png"): "too many pixels",  # Pillow's own limit refuses it
+        bomb(tmp_path / "big.png", 8000): r"too many pixels to draw \(8000x8000\)",  # under Pillow's, over prep's
+        truncated: "damaged image",
+    }
+    for path, reason in cases.items():
+        with pytest.raises(ValueError, match=reason):
+            images.decoded(path)
+
+
+def kitty_pictures(write_fd: int = -1) -> images.Pictures:
+    pictures = images.Pictures("auto", -1, write_fd, lambda keys: None, is_terminal=False)
+    pictures.asked, pictures.protocol = True, "kitty"  # as if the terminal had said so
+    return pictures
+
+
+def console() -> Console:
+    return Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=60, height=30)
+
+
+def test_a_picture_fits_the_width_and_a_third_of_the_rows(tmp_path: Path) -> None:
+    rows, prefix, note = kitty_pictures().lines(console(), png(tmp_path / "wide.png", (600, 100)))
+    assert (prefix, note) == ("", "")
+    assert 1 <= len(rows) <= 10 and "\U0010eeee" in rows[0]
+    rows, _, _ = kitty_pictures().lines(console(), png(tmp_path / "tall.png", (100, 2000)))
+    assert len(rows) == 10
+
+
+def test_a_picture_that_cannot_be_drawn_is_a_note(tmp_path: Path) -> None:
+    pictures = kitty_pictures()
+    assert pictures.lines(console(), bomb(tmp_path / "bomb.png")) == ([], "", "too many pixels to draw")
+    assert pictures.lines(console(), tmp_path / "gone.png") == ([], "", "file not found")
+
+
+def test_pictures_off_draw_nothing_and_ask_nothing(tmp_path: Path) -> None:
+    pictures = images.Pictures("off", -1, -1, lambda keys: None)  # any query would fail on fd -1
+    assert pictures.lines(console(), png(tmp_path / "a.png")) == ([], "", "")
+
+
+def test_leaving_a_card_frees_its_kitty_pictures(tmp_path: Path) -> None:
+    read_fd, write_fd = os.pipe()
+    try:
+        pictures = kitty_pictures(write_fd)
+        pictures.lines(console(), png(tmp_path / "a.png"))
+        (picture, _, _, _), = pictures.shown.values()
+        pictures.clear()
+        assert os.read(read_fd, 4096) == f"\x1b_Ga=d,d=I,i={picture.terminal_image_id},q=2\x1b\\".encode()
+        assert not pictures.shown
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_a_sixel_picture_cut_by_the_pager_is_not_drawn_over_the_lines_above() -> None:
+    lines = ["text", "    ", "    ", "\x1b7\x1b[2A\x1bPq#0!4~\x1b\\\x1b8image: file:///a.png", "more"]
+    assert images.window(lines, 1, 4) == lines[1:]
+    assert images.window(lines, 2, 2) == ["    ", "image: file:///a.png"]
+
+
+def test_the_images_setting(tmp_path: Path) -> None:
+    path = write(tmp_path / "config.yaml", "images: off\n")  # YAML's bare off is false
+    assert config.load(path).images == "off"
+    assert config.load(tmp_path / "none.yaml").images == "auto"
+    assert config.load(tmp_path / "none.yaml", {"images": "on"}).images == "on"
+    with pytest.raises(ConfigError, match="images must be auto, off or on"):
+        config.load(tmp_path / "none.yaml", {"images": "sometimes"})
+
+
+QUERY = re.compile(r"\x1b_G[^\x1b]*a=q[^\x1b]*\x1b\\")
+
+
+def picture_decks(tmp_path: Path) -> Path:
+    decks = tmp_path / "work" / "decks"
+    png(decks / "img" / "dot.png")
+    write(decks / "pics.md", "<!-- id: plain -->\nQ: A card without a picture?\nA: Yes.\n\n---\n\n"
+                             "<!-- id: pic -->\nQ: What colour is this? ![dot](img/dot.png)\nA: Orange.\n")
+    return decks
+
+
+def review(decks: Path, home: Path, **environ: str) -> pexpect.spawn:
+    env = dict(os.environ, PREP_HOME=str(home), PREP_NOW=NOW, TZ="UTC", TERM="xterm-kitty", COLORTERM="truecolor",
+               KITTY_WINDOW_ID="1", **environ)
+    for name in ("TMUX", "STY"):
+        if name not in environ:
+            env.pop(name, None)
+    return pexpect.spawn(sys.executable, ["-m", "prep", "review"], cwd=str(decks.parent), env=env,
+                         encoding="utf-8", dimensions=(40, 100), timeout=20)
+
+
+def answer_until(child: pexpect.spawn, pattern: str) -> str:
+    """Play kitty: answer its graphics query and device attributes until `pattern`; all output meanwhile."""
+    seen = ""
+    while True:
+        index = child.expect([QUERY.pattern, r"\x1b\[c", pattern])
+        seen += child.before + (child.after if isinstance(child.after, str) else "")
+        if index == 0:
+            child.send("\x1b_G" + re.search(r"i=(\d+)", child.after).group(0) + ";OK\x1b\\")
+        elif index == 1:
+            child.send("\x1b[?62;c")
+        else:
+            return seen
+
+
+def test_review_in_kitty_draws_the_picture_only_on_the_card_with_one(tmp_path: Path, isolated: Path) -> None:
+    child = review(picture_decks(tmp_path), isolated)
+    first = answer_until(child, "show answer")
+    assert "A card without a picture?" in first
+    assert "\x1b_G" not in first  # no query, no picture, and neither Pillow nor textual-image loaded
+    child.send(" ")
+    answer_until(child, "1-4: rate")
+    child.send("3")
+    second = answer_until(child, "show answer")
+    assert "What colour is this?" in second
+    assert re.search(r"\x1b_G[^\x1b]*f=100", second)  # the picture sent
+    assert "\U0010eeee" in second  # and placed
+    assert re.search(r"file://\S*/img/dot.png", second)  # the link stays
+    assert "Traceback" not in second and "Failed" not in second  # nothing the library logs reaches the screen
+    child.send("q")
+    rest = answer_until(child, pexpect.EOF)
+    assert re.search(r"\x1b_Ga=d,d=I,i=\d+", rest)  # freed on leaving the card
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_review_under_tmux_shows_links_and_sends_no_graphics(tmp_path: Path, isolated: Path) -> None:
+    child = review(picture_decks(tmp_path), isolated, TMUX="/tmp/tmux-1/default,1,0")
+    answer_until(child, "show answer")
+    child.send(" ")
+    answer_until(child, "1-4: rate")
+    child.send("3")
+    second = answer_until(child, "show answer")
+    assert "What colour is this?" in second and "dot.png" in second
+    child.send("q")
+    second += answer_until(child, pexpect.EOF)
+    assert "\x1b_G" not in second and "\x1bPtmux" not in second
+    child.close()
+    assert child.exitstatus == 0
