@@ -177,12 +177,19 @@ class Pictures:
                 protocol, keys = probe(self.read_fd, self.write_fd, multiplexer(self.environ) == "tmux")
                 if keys:
                     self.give_back(keys)
-                # kitty's pictures are placeholder characters whose 24-bit colour names the picture
-                self.protocol = protocol if protocol != "kitty" or console.color_system == "truecolor" else None
+                if protocol == "kitty" and not _kitty_can_draw(console, self.environ):
+                    protocol = None
+                self.protocol = protocol
         return self.protocol
 
     def _renderable(self, image: Any) -> Any:
         import logging
+        import sys
+
+        if "textual_image.renderable" not in sys.modules:  # its import asks the terminal again, reading stdin:
+            keys = _waiting(self.read_fd)                    # keys typed by now are the drill's, not replies
+            if keys:
+                self.give_back(keys)
 
         # textual-image logs a traceback when the terminal does not say its cell size; with no handler
         # Python would print it over the drill's screen (it then assumes 10x20 pixels, which is fine)
@@ -192,6 +199,29 @@ class Pictures:
         else:
             from textual_image.renderable.sixel import Image
         return Image(image, width="auto", height="auto")
+
+
+def _kitty_can_draw(console: Any, environ: Mapping[str, str]) -> bool:
+    """kitty's pictures are placeholder characters whose 24-bit colour names the picture; under tmux they need
+    a textual-image that wraps its sequences for tmux (0.13 on; Python 3.10 and 3.11 get 0.12)."""
+    if console.color_system != "truecolor":
+        return False
+    if multiplexer(environ) == "tmux":
+        import importlib.util
+
+        return importlib.util.find_spec("textual_image._tmux") is not None
+    return True
+
+
+def _waiting(read_fd: int) -> str:
+    """What the terminal has sent that nobody has read yet, without waiting."""
+    data = b""
+    while select.select([read_fd], [], [], 0)[0]:
+        chunk = os.read(read_fd, 1024)
+        if not chunk:
+            break
+        data += chunk
+    return data.decode("utf-8", "replace")
 
 
 class _Bounded:

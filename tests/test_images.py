@@ -7,6 +7,7 @@ import io
 import os
 import re
 import struct
+import subprocess
 import sys
 import time
 import zlib
@@ -131,8 +132,16 @@ def test_only_decodable_regular_files_of_sane_size_are_drawn(tmp_path: Path) -> 
             images.decoded(path)
 
 
-def kitty_pictures(write_fd: int = -1) -> images.Pictures:
-    pictures = images.Pictures("auto", -1, write_fd, lambda keys: None, is_terminal=False)
+@pytest.fixture
+def no_keys() -> int:
+    """A terminal nobody types into."""
+    fd = os.open(os.devnull, os.O_RDONLY)
+    yield fd
+    os.close(fd)
+
+
+def kitty_pictures(read_fd: int, write_fd: int = -1) -> images.Pictures:
+    pictures = images.Pictures("auto", read_fd, write_fd, lambda keys: None, is_terminal=False)
     pictures.asked, pictures.protocol = True, "kitty"  # as if the terminal had said so
     return pictures
 
@@ -141,16 +150,16 @@ def console() -> Console:
     return Console(file=io.StringIO(), force_terminal=True, color_system="truecolor", width=60, height=30)
 
 
-def test_a_picture_fits_the_width_and_a_third_of_the_rows(tmp_path: Path) -> None:
-    rows, prefix, note = kitty_pictures().lines(console(), png(tmp_path / "wide.png", (600, 100)))
+def test_a_picture_fits_the_width_and_a_third_of_the_rows(tmp_path: Path, no_keys: int) -> None:
+    rows, prefix, note = kitty_pictures(no_keys).lines(console(), png(tmp_path / "wide.png", (600, 100)))
     assert (prefix, note) == ("", "")
     assert 1 <= len(rows) <= 10 and "\U0010eeee" in rows[0]
-    rows, _, _ = kitty_pictures().lines(console(), png(tmp_path / "tall.png", (100, 2000)))
+    rows, _, _ = kitty_pictures(no_keys).lines(console(), png(tmp_path / "tall.png", (100, 2000)))
     assert len(rows) == 10
 
 
-def test_a_picture_that_cannot_be_drawn_is_a_note(tmp_path: Path) -> None:
-    pictures = kitty_pictures()
+def test_a_picture_that_cannot_be_drawn_is_a_note(tmp_path: Path, no_keys: int) -> None:
+    pictures = kitty_pictures(no_keys)
     assert pictures.lines(console(), bomb(tmp_path / "bomb.png")) == ([], "", "too many pixels to draw")
     assert pictures.lines(console(), tmp_path / "gone.png") == ([], "", "file not found")
 
@@ -160,10 +169,10 @@ def test_pictures_off_draw_nothing_and_ask_nothing(tmp_path: Path) -> None:
     assert pictures.lines(console(), png(tmp_path / "a.png")) == ([], "", "")
 
 
-def test_leaving_a_card_frees_its_kitty_pictures(tmp_path: Path) -> None:
+def test_leaving_a_card_frees_its_kitty_pictures(tmp_path: Path, no_keys: int) -> None:
     read_fd, write_fd = os.pipe()
     try:
-        pictures = kitty_pictures(write_fd)
+        pictures = kitty_pictures(no_keys, write_fd)
         pictures.lines(console(), png(tmp_path / "a.png"))
         (picture, _, _, _), = pictures.shown.values()
         pictures.clear()
@@ -210,14 +219,16 @@ def review(decks: Path, home: Path, **environ: str) -> pexpect.spawn:
                          encoding="utf-8", dimensions=(40, 100), timeout=20)
 
 
-def answer_until(child: pexpect.spawn, pattern: str) -> str:
-    """Play kitty: answer its graphics query and device attributes until `pattern`; all output meanwhile."""
+def answer_until(child: pexpect.spawn, pattern: str, typed: str = "") -> str:
+    """Play kitty: answer its graphics query and device attributes until `pattern`; all output meanwhile.
+    `typed` is sent just before the first reply, as keys pressed while the terminal was asked."""
     seen = ""
     while True:
         index = child.expect([QUERY.pattern, r"\x1b\[c", pattern])
         seen += child.before + (child.after if isinstance(child.after, str) else "")
         if index == 0:
-            child.send("\x1b_G" + re.search(r"i=(\d+)", child.after).group(0) + ";OK\x1b\\")
+            child.send(typed + "\x1b_G" + re.search(r"i=(\d+)", child.after).group(0) + ";OK\x1b\\")
+            typed = ""
         elif index == 1:
             child.send("\x1b[?62;c")
         else:
@@ -256,5 +267,48 @@ def test_review_under_tmux_shows_links_and_sends_no_graphics(tmp_path: Path, iso
     child.send("q")
     second += answer_until(child, pexpect.EOF)
     assert "\x1b_G" not in second and "\x1bPtmux" not in second
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_the_pager_counts_the_pictures_rows(tmp_path: Path, isolated: Path) -> None:
+    decks = tmp_path / "work" / "decks"
+    png(decks / "img" / "dot.png")
+    items = "\n".join(f"- item {n}" for n in range(1, 41))
+    write(decks / "tall.md", f"<!-- id: tall -->\nQ: A long list? ![dot](img/dot.png)\nA: {items}\n")
+    env = dict(TERM="xterm-kitty", COLORTERM="truecolor", PREP_HOME=str(isolated), PREP_NOW=NOW, TZ="UTC")
+    child = pexpect.spawn(sys.executable, ["-m", "prep", "review"], cwd=str(decks.parent), encoding="utf-8",
+                          env={**{k: v for k, v in os.environ.items() if k not in ("TMUX", "STY")}, **env},
+                          dimensions=(21, 80), timeout=20)
+    answer_until(child, "show answer")
+    child.send(" ")
+    screen = answer_until(child, "1-4: rate")
+    screen = (screen + answer_until(child, "i: info"))
+    screen = screen[screen.rfind("\x1b[2J"):]
+    lines = screen.split("\r\n")
+    assert sum("\U0010eeee" in line for line in lines) == 21 // 3  # the picture, a third of the rows
+    assert len(lines) <= 20  # and counted: nothing scrolled off the top
+    assert re.search(r"lines 1-\d+ of \d+", screen) and "A long list?" in screen and "item 40" not in screen
+    child.send("q")
+    answer_until(child, pexpect.EOF)
+    child.close()
+
+
+def test_the_drill_loads_no_image_library_until_a_card_has_an_image() -> None:
+    code = "import sys, prep.cli, prep.drill, prep.images; print(sorted({'PIL', 'textual_image'} & set(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
+
+
+def test_a_key_pressed_while_the_terminal_is_asked_is_not_lost(tmp_path: Path, isolated: Path) -> None:
+    child = review(picture_decks(tmp_path), isolated)
+    answer_until(child, "show answer")
+    child.send(" ")
+    answer_until(child, "1-4: rate")
+    child.send("3")
+    shown = answer_until(child, "1-4: rate", typed=" ")  # the space reveals the picture card's answer
+    assert "Orange." in shown
+    child.send("q")
+    answer_until(child, pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
