@@ -210,8 +210,8 @@ def picture_decks(tmp_path: Path) -> Path:
 
 
 def review(decks: Path, home: Path, **environ: str) -> pexpect.spawn:
-    env = dict(os.environ, PREP_HOME=str(home), PREP_NOW=NOW, TZ="UTC", TERM="xterm-kitty", COLORTERM="truecolor",
-               KITTY_WINDOW_ID="1", **environ)
+    env = {**os.environ, "PREP_HOME": str(home), "PREP_NOW": NOW, "TZ": "UTC", "TERM": "xterm-kitty",
+           "COLORTERM": "truecolor", "KITTY_WINDOW_ID": "1", **environ}
     for name in ("TMUX", "STY"):
         if name not in environ:
             env.pop(name, None)
@@ -219,7 +219,7 @@ def review(decks: Path, home: Path, **environ: str) -> pexpect.spawn:
                          encoding="utf-8", dimensions=(40, 100), timeout=20)
 
 
-def answer_until(child: pexpect.spawn, pattern: str, typed: str = "") -> str:
+def answer_until(child: pexpect.spawn, pattern: str, typed: str = "", attributes: str = "\x1b[?62;c") -> str:
     """Play kitty: answer its graphics query and device attributes until `pattern`; all output meanwhile.
     `typed` is sent just before the first reply, as keys pressed while the terminal was asked."""
     seen = ""
@@ -230,7 +230,7 @@ def answer_until(child: pexpect.spawn, pattern: str, typed: str = "") -> str:
             child.send(typed + "\x1b_G" + re.search(r"i=(\d+)", child.after).group(0) + ";OK\x1b\\")
             typed = ""
         elif index == 1:
-            child.send("\x1b[?62;c")
+            child.send(attributes)
         else:
             return seen
 
@@ -310,5 +310,23 @@ def test_a_key_pressed_while_the_terminal_is_asked_is_not_lost(tmp_path: Path, i
     assert "Orange." in shown
     child.send("q")
     answer_until(child, pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_review_in_a_sixel_terminal_draws_sixel_over_blank_rows(tmp_path: Path, isolated: Path) -> None:
+    child = review(picture_decks(tmp_path), isolated, TERM="xterm-256color", KITTY_WINDOW_ID="")
+    sixel = "\x1b[?62;4;22c"  # device attributes with 4: sixel graphics
+    assert "\x1bP" not in answer_until(child, "show answer", attributes=sixel)
+    child.send(" ")
+    answer_until(child, "1-4: rate", attributes=sixel)
+    child.send("3")
+    shown = answer_until(child, "show answer", attributes=sixel)
+    drawing = re.search(r"\x1b7\x1b\[(\d+)A\x1bP[^\x1b]*\x1b\\\x1b8", shown)
+    assert drawing and int(drawing.group(1)) == 40 // 3  # drawn upwards over the rows kept blank for it
+    assert re.search(r"\x1b8\S*\x1b\[2mimage:", shown)  # from the link's line, which stays
+    assert not re.search(r"\x1b_G[^\x1b]*f=100", shown)  # and no kitty picture
+    child.send("q")
+    answer_until(child, pexpect.EOF, attributes=sixel)
     child.close()
     assert child.exitstatus == 0
