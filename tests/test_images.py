@@ -330,3 +330,19 @@ def test_review_in_a_sixel_terminal_draws_sixel_over_blank_rows(tmp_path: Path, 
     answer_until(child, pexpect.EOF, attributes=sixel)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_kitty_under_tmux_needs_a_textual_image_that_passes_through(tmp_path: Path) -> None:
+    import importlib.util
+
+    read_fd, write_fd, sent_fd = terminal(b"\x1b_Gi=31;OK\x1b\\\x1b[?62c")  # kitty, through tmux's passthrough
+    try:
+        pictures = images.Pictures("on", read_fd, write_fd, lambda keys: None,
+                                   environ={"TERM": "tmux-256color", "TMUX": "/tmp/tmux-1/default,1,0"})
+        pictures.lines(console(), png(tmp_path / "a.png"))
+        passes_through = importlib.util.find_spec("textual_image._tmux") is not None  # 0.13 on (Python 3.12 on)
+        assert pictures.protocol == ("kitty" if passes_through else None)
+        assert os.read(sent_fd, 4096).startswith(b"\x1bPtmux;")
+    finally:
+        for fd in (read_fd, write_fd, sent_fd):
+            os.close(fd)
