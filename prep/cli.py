@@ -280,14 +280,16 @@ def _run_drill(session, loaded, cache, config) -> None:
     """The drill in the terminal, its summary, the day's backup, then the next session's cards drawn ahead."""
     from rich.console import Console
 
-    from prep import backup, drill, paths, render, terminal
+    from prep import backup, drill, images, paths, render, terminal
 
     console = Console(highlight=False)
     screens = render.Screens(cache)
     with terminal.KeyboardMode(sys.stdin.fileno()) as keyboard, terminal.TerminalSignals(keyboard) as signals:
         warning = _problems_warning(loaded)  # kept on the first card's screen, which clears the terminal
         keys = drill.KeyReader(sys.stdin.fileno(), signals.read_fd)  # resize, Ctrl-Z/fg: redraw
-        summary = drill.drill(session, console, keys, loaded, screens, f"[yellow]{warning}[/]" if warning else "")
+        pictures = images.Pictures(config.images, sys.stdin.fileno(), sys.stdout.fileno(), keys.unread)
+        summary = drill.drill(session, console, keys, loaded, screens, f"[yellow]{warning}[/]" if warning else "",
+                              pictures)
     console.print()
     console.print(drill.summary_text(summary, clock.now()))
     backup.daily_backup(paths.database_path(), session.day, config.backups_to_keep)

@@ -29,6 +29,7 @@ class Config:
     backups_to_keep: int = 7  # daily copies of the review database
     typed_answers: bool = False  # prep review opens $EDITOR for a typed answer before each reveal
     code_time_limit: int = 10  # seconds a coding card's tests may run in `prep review`
+    images: str = "auto"  # pictures in `prep review`: auto (when the terminal can), off, on (also under tmux/screen)
     parameters: list[float] | None = None  # fitted FSRS parameters; None means the defaults
     decks_folder: str | None = None  # set by 'prep init DIR'; --decks and PREP_DECKS come first
 
@@ -85,6 +86,8 @@ def _coerce(name: str, value: Any, where: object) -> Any:
             for step in steps:
                 parse_duration(step)
             return steps
+        if name == "images" and isinstance(value, bool):  # YAML reads a bare off/on as false/true
+            return "on" if value else "off"
         if name == "parameters":
             return None if value is None else [float(v) for v in value]
         if isinstance(default, bool):
@@ -114,6 +117,8 @@ def _validate(config: Config) -> None:
     for name in ("enable_fuzzing", "bury_siblings", "typed_answers"):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(f"{name} must be true or false")
+    if config.images not in ("auto", "off", "on"):
+        raise ConfigError(f"images must be auto, off or on, not {config.images!r}")
     if config.code_time_limit < 1:
         raise ConfigError("code_time_limit must be at least 1 second")
     if config.maximum_interval < 1:

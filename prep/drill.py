@@ -16,6 +16,7 @@ from typing import Callable
 from rich.console import Console
 
 from prep import decks, render, sanitize
+from prep.images import Pictures, window
 from prep.model import Card
 from prep.review import FLAGS, Session
 from prep.scheduler import RATINGS, format_interval
@@ -60,6 +61,10 @@ class KeyReader:
         key, self.pending = self.pending[:length], self.pending[length:]
         return key
 
+    def unread(self, keys: str) -> None:
+        """Keys read from the terminal by someone else (the picture probe) come next, in the order typed."""
+        self.pending += keys
+
 
 def drain(fd: int) -> None:
     """Read a non-blocking pipe empty."""
@@ -71,14 +76,19 @@ def drain(fd: int) -> None:
 
 
 def drill(session: Session, console: Console, keys: Callable[[], str], loaded: decks.Decks,
-          screens: render.Screens | None = None, notice: str = "") -> Summary:
+          screens: render.Screens | None = None, notice: str = "", pictures: Pictures | None = None) -> Summary:
     """Show cards until the session ends or the user quits. `notice` (a warning, as Rich markup) and
-    then each action's confirmation stay on screen with the next card until the next key press."""
+    then each action's confirmation stay on screen with the next card until the next key press.
+    With `pictures`, images are drawn in the terminal where it can."""
     started = time.monotonic()
     try:
         card = session.next_card()
         while card is not None:
-            action, notice = _show_card(session, console, keys, card, loaded, screens, notice)
+            try:
+                action, notice = _show_card(session, console, keys, card, loaded, screens, notice, pictures)
+            finally:
+                if pictures is not None:  # the card's pictures go with it
+                    pictures.clear()
             if action == "quit":
                 break
             card = session.next_card()
@@ -105,7 +115,8 @@ UNDONE = {"rate": "rating", "skip": "skip", "bury": "bury", "suspend": "suspensi
 
 
 def _show_card(session: Session, console: Console, keys: Callable[[], str], card: Card, loaded: decks.Decks,
-               screens: render.Screens | None = None, notice: str = "") -> tuple[str, str]:
+               screens: render.Screens | None = None, notice: str = "",
+               pictures: Pictures | None = None) -> tuple[str, str]:
     """Show one card until it is rated, skipped, buried, suspended, undone or the user quits:
     (action, confirmation)."""
     if card.note.code is not None:
@@ -119,7 +130,8 @@ def _show_card(session: Session, console: Console, keys: Callable[[], str], card
     flag = session.store.flag(card.id)
     offset, page = 0, 0  # the pager: first answer line shown, lines per page (0: the card fits)
     while True:
-        offset, page = _draw(session, console, card, intervals, notice, message, screens, flag, offset, typed)
+        offset, page = _draw(session, console, card, intervals, notice, message, screens, flag, offset, typed,
+                             pictures)
         key = keys()
         if key == REDRAW:  # resized or resumed: same screen, same messages, at the terminal's size now
             _fit(console)
@@ -246,20 +258,28 @@ def _lines(console: Console, draw: Callable[[], None]) -> list[str]:
     return text[:-1].split("\n") if text.endswith("\n") else text.split("\n") if text else []
 
 
-def _side(console: Console, source: str, images: list[tuple[str, Path]], screens: render.Screens | None) -> list[str]:
-    """A card side's lines, then a file:// link to each image, sound or linked file it shows."""
+def _side(console: Console, source: str, images: list[tuple[str, Path]], screens: render.Screens | None,
+          pictures: Pictures | None = None) -> list[str]:
+    """A card side's lines, then each image, sound or linked file it shows: an image's picture (where the
+    terminal can draw it), and always a file:// link."""
     lines = (screens.text_for(source, console).rstrip("\n").split("\n") if screens is not None
              else _lines(console, lambda: console.print(render.markdown(source))))
     for what, image in images:
+        drawn = pictures is not None and what == "image"
+        rows, prefix, note = pictures.lines(console, image) if drawn else ([], "", "")
+        lines += rows
+        why = f" [dim]({sanitize.markup(note)}; not drawn)[/]" if note else ""
         label = what.replace("linked", "file")
-        lines += _lines(console, lambda image=image, label=label: console.print(
-            f"[dim]{label}:[/] {sanitize.markup(image.as_uri())}", overflow="fold"))
+        link = _lines(console, lambda image=image, label=label: console.print(
+            f"[dim]{label}:[/] {sanitize.markup(image.as_uri())}{why}", overflow="fold"))
+        lines += [prefix + link[0]] + link[1:] if link else []  # a sixel picture is drawn from its link's line
+    return lines
     return lines
 
 
 def _draw(session: Session, console: Console, card: Card, intervals: dict[int, timedelta] | None, notice: str,
           message: str, screens: render.Screens | None = None, flag: int | None = None, offset: int = 0,
-          typed: str | None = None) -> tuple[int, int]:
+          typed: str | None = None, pictures: Pictures | None = None) -> tuple[int, int]:
     """One screen: header and `notice` (Rich markup), the card (with its answer and rating buttons once
     `intervals` are known; above the answer, `typed`, the answer typed, and a word diff when short), then
     `message`. When it is taller than the terminal the answer (or, when
@@ -287,11 +307,11 @@ def _draw(session: Session, console: Console, card: Card, intervals: dict[int, t
             console.print("\n".join(f"[yellow]{sanitize.markup(line)}[/]" for line in message.split("\n")))
 
     head, foot = _lines(console, top), _lines(console, bottom)
-    question = _side(console, front, front_images, screens)
+    question = _side(console, front, front_images, screens, pictures)
     rule = _lines(console, lambda: console.rule(style="dim")) if intervals is not None else []
     if intervals is not None and typed:
         rule = _lines(console, lambda: _typed_answer(console, card, typed))
-    back_lines = (_side(console, back, [image for image in images if image not in front_images], screens)
+    back_lines = (_side(console, back, [image for image in images if image not in front_images], screens, pictures)
                   if intervals is not None else [])
     if intervals is not None and render.has_no_answer(card):
         back_lines = _lines(console, lambda: console.print(render.NO_ANSWER)) + back_lines
@@ -309,7 +329,9 @@ def _draw(session: Session, console: Console, card: Card, intervals: dict[int, t
     else:
         offset = max(0, min(offset, len(scrolled) - page))
         where = f"[dim]lines {offset + 1}-{offset + page} of {len(scrolled)} · j/k ↓/↑ · space/PgDn · PgUp[/]"
-        body = kept + scrolled[offset:offset + page] + _lines(console, lambda: console.print(where))
+        shown = (scrolled[offset:offset + page] if pictures is None or pictures.protocol != "sixel"
+                 else window(scrolled, offset, page))  # a sixel picture cut by the page is not drawn
+        body = kept + shown + _lines(console, lambda: console.print(where))
     console.clear()
     console.file.write("\n".join(head + body + foot) + "\n")
     console.file.flush()
