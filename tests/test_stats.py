@@ -56,10 +56,10 @@ def test_counts_retention_forecast_streak_and_leeches(decks_dir: Path, isolated:
     data = stats_json()
     decks = {d["deck"]: d for d in data["decks"]}
     assert decks["Math::Probability"] == {
-        "deck": "Math::Probability", "new": 2, "learning": 1, "review": 2, "suspended": 0, "due": 2,
+        "deck": "Math::Probability", "new": 2, "learning": 1, "review": 2, "suspended": 0, "flagged": 0, "due": 2,
         "retention_30d": 0.75, "retention_reviews_30d": 4, "average_stability_days": 15.0}
     assert decks["ML::Basics"] == {
-        "deck": "ML::Basics", "new": 1, "learning": 0, "review": 1, "suspended": 1, "due": 0,
+        "deck": "ML::Basics", "new": 1, "learning": 0, "review": 1, "suspended": 1, "flagged": 0, "due": 0,
         "retention_30d": 0.0, "retention_reviews_30d": 2, "average_stability_days": 50.0}
     assert data["retention_30d"] == 3 / 6
     assert data["reviews_today"] == 2  # prob-bayes-rule an hour ago, prob-pmf five minutes ago
