@@ -88,7 +88,7 @@ def _fill(db: sqlite3.Connection, store: Store, card_for: dict[tuple[str, int], 
             used_ids.add(review_id)
             after = review.state_after
             if int(after.state) == REVIEW_STATE and after.last_review is not None:
-                interval = max(1, (after.due - after.last_review).days)
+                interval = max(1, clock.elapsed_days(after.last_review, after.due, config.day_starts_at))
             else:
                 interval = -int((after.due - review.reviewed_at).total_seconds())
             before_kind = int(review.state_before.state) if review.state_before is not None else 1

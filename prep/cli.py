@@ -706,7 +706,7 @@ def doctor(no_repair: bool, as_json: bool, settings: tuple[str, ...], decks_dir:
         click.echo(f"No review database yet at {sanitize.visible(database)}: nothing to check.")
         return
     with Store(database) as store:
-        report = checker.examine(store, scheduler.make(config), repair=not no_repair)
+        report = checker.examine(store, scheduler.make(config), config, repair=not no_repair)
     made = None if no_repair or report.damaged else backup.daily_backup(  # no backup of a damaged log
         database, clock.review_day(clock.now(), config.day_starts_at), config.backups_to_keep)
     failed = report.integrity != ["ok"] or bool(report.broken_chain) or bool(report.damaged) or (

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import fsrs
 
 from prep import migrations, scheduler as sched
+from prep.config import Config
 from prep.store import DamagedLog, Store, from_ms, state_from_json
 
 
@@ -43,7 +44,7 @@ def _same(a: fsrs.Card | None, b: fsrs.Card | None) -> bool:
             and (a.last_review is None or abs((a.last_review - b.last_review).total_seconds()) < 0.002))
 
 
-def examine(store: Store, scheduler: fsrs.Scheduler, repair: bool) -> Report:
+def examine(store: Store, scheduler: fsrs.Scheduler, config: Config, repair: bool) -> Report:
     report = Report()
     report.integrity = [row[0] for row in store.db.execute("PRAGMA integrity_check")]
     report.schema_version = migrations.current_version(store.db)
@@ -67,7 +68,7 @@ def examine(store: Store, scheduler: fsrs.Scheduler, repair: bool) -> Report:
             if card_id not in report.damaged:
                 report.damaged.append(card_id)
             continue
-        replayed[card_id] = sched.review(scheduler, replayed.get(card_id), card_id, rating, moment)
+        replayed[card_id] = sched.anki_review(scheduler, config, replayed.get(card_id), card_id, rating, moment)
     for card_id, after_json in last_after.items():
         try:
             logged = state_from_json(after_json)

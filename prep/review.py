@@ -254,8 +254,9 @@ class Session:
         return {rating: outcome.due - moment for rating, outcome in self.previewed.outcomes.items()}
 
     def schedule(self, card_id: str, rating: int, state: fsrs.Card | None, when: datetime) -> fsrs.Card:
-        """The state after a rating: FSRS's, with its due brought before a saved interview when needed."""
-        after = sched.review(self.scheduler, state, card_id, rating, when)
+        """The state after a rating, as Anki would give it (so a card keeps one memory state whether it is
+        reviewed here or in Anki), with its due brought before a saved interview when needed."""
+        after = sched.anki_review(self.scheduler, self.config, state, card_id, rating, when)
         return deadline.cap(self.scheduler, after, self.plan, when)
 
     # -- actions ----------------------------------------------------------------
@@ -271,7 +272,7 @@ class Session:
 
         def schedule(current: fsrs.Card | None, at: datetime) -> fsrs.Card:
             if preview is not None and state_json(current) == state_json(preview.before):
-                return sched.moved(preview.outcomes[rating], preview.moment, at)
+                return sched.moved(preview.outcomes[rating], preview.moment, at, self.config.day_starts_at)
             return self.schedule(card.id, rating, current, at)
 
         review_id, before, after = self.store.apply(card.id, rating, sched.whole_ms(self.clock()), duration_ms,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import random
 from copy import copy
 from datetime import datetime, timedelta
@@ -77,37 +78,107 @@ def outcomes(scheduler: fsrs.Scheduler, state: fsrs.Card | None, card_id: str,
     return {rating: review(scheduler, state, card_id, rating, when) for rating in RATINGS}
 
 
-def moved(outcome: fsrs.Card, computed_at: datetime, when: datetime) -> fsrs.Card:
-    """An outcome computed at `computed_at`, given at `when` instead: same state and interval."""
+def moved(outcome: fsrs.Card, computed_at: datetime, when: datetime, day_starts_at: int) -> fsrs.Card:
+    """An outcome computed at `computed_at`, given at `when` instead: same state and interval (a review
+    card's in review days: due at the start of the day as many days after `when`'s as it was)."""
+    import fsrs as py_fsrs
+
     card = copy(outcome)
-    card.due, card.last_review = whole_ms(when) + (outcome.due - whole_ms(computed_at)), whole_ms(when)
+    if outcome.state == py_fsrs.State.Review:
+        days = clock.elapsed_days(computed_at, outcome.due, day_starts_at)
+        card.due = clock.start_of(clock.review_date(when, day_starts_at) + timedelta(days=days), day_starts_at)
+    else:
+        card.due = whole_ms(when) + (outcome.due - whole_ms(computed_at))
+    card.last_review = whole_ms(when)
     return card
 
 
 def anki_review(scheduler: fsrs.Scheduler, config: Config, state: fsrs.Card | None, card_id: str, rating: int,
                 when: datetime) -> fsrs.Card:
-    """`review` as Anki would schedule it, for cards whose history comes from Anki: the memory state from
-    Anki's own FSRS engine (fsrs-rs) with days counted Anki's way (rollovers passed, not 24-hour
-    periods, which py-fsrs counts), and a review card due at the start of the day its interval ends.
-    The learning steps (state, step, learning due times) stay py-fsrs's."""
-    card = review(scheduler, state, card_id, rating, when)
+    """`review` as Anki schedules it: the memory state from Anki's own FSRS engine (fsrs-rs) with days
+    counted Anki's way (rollovers passed, not 24-hour periods, which py-fsrs counts), and a review
+    card's interval chosen by Anki's rules (`anki_interval`), due at the start of the day it ends.
+    The learning steps (state, step, learning due times) stay py-fsrs's, which match Anki's."""
     import fsrs as py_fsrs
     from fsrs_rs_python import MemoryState
 
+    card = review(scheduler, state, card_id, rating, when)
     memory = None
     days = 0
     if state is not None and state.stability is not None and state.difficulty is not None:
         memory = MemoryState(state.stability, state.difficulty)
         if state.last_review is not None:
             days = max(0, clock.elapsed_days(state.last_review, when, config.day_starts_at))
-    chosen = getattr(_anki_engine(tuple(scheduler.parameters)).next_states(memory, config.desired_retention, days),
-                     RATINGS[rating].lower())
+    states = _anki_engine(tuple(scheduler.parameters)).next_states(memory, config.desired_retention, days)
+    chosen = getattr(states, RATINGS[rating].lower())
     card.stability, card.difficulty = chosen.memory.stability, chosen.memory.difficulty
     if card.state == py_fsrs.State.Review:
-        interval = min(max(1, round(chosen.interval)), config.maximum_interval)
+        previous = None  # the interval the card is on, if it is a review card
+        if state is not None and state.state == py_fsrs.State.Review and state.last_review is not None:
+            previous = clock.elapsed_days(state.last_review, state.due, config.day_starts_at)
+        factor = _fuzz_factor(card_id, state) if config.enable_fuzzing else None
+        interval = anki_interval({r: getattr(states, name.lower()).interval for r, name in RATINGS.items()},
+                                 rating, previous, config.maximum_interval, factor)
         card.due = clock.start_of(clock.review_date(when, config.day_starts_at) + timedelta(days=interval),
                                   config.day_starts_at)
     return card
+
+
+def anki_interval(intervals: dict[int, float], rating: int, previous: int | None, maximum: int,
+                  factor: float | None) -> int:
+    """The days Anki gives a card entering review with `rating`, from fsrs-rs's unfuzzed `intervals`
+    (rating → days). From a review card on a `previous` interval, Hard, Good and Easy each get at
+    least a day more than the button below (fuzzed first), and more than `previous` when FSRS's own
+    interval is longer than it (fuzz never shortens a growing interval); graduating from learning,
+    Easy gets a day more than a fuzzed Good. `factor` (0..1) picks the day in each fuzz range, the
+    same for every button as in Anki; None: no fuzz. Anki seeds its factor with its own card id,
+    which prep does not have, so the day differs from Anki's within the range by design."""
+    def pick(interval: float, minimum: int) -> int:
+        if factor is None:
+            minimum = max(1, min(minimum, maximum))
+            return min(max(_round(interval), minimum), maximum)
+        lower, upper = fuzz_range(interval, minimum, maximum)
+        return min(int(lower + factor * (1 + upper - lower)), upper)
+
+    if previous is not None and rating > 1:
+        chosen = 0
+        for button in range(2, rating + 1):
+            growing = previous + 1 if _round(intervals[button]) > previous else 0
+            chosen = pick(intervals[button], max(growing, chosen + 1))
+        return chosen
+    if rating == 4:
+        return pick(max(1, _round(intervals[4])), pick(intervals[3], 1) + 1)
+    return pick(max(1, _round(intervals[rating])), 1)
+
+
+FUZZ_RANGES = ((2.5, 7.0, 0.15), (7.0, 20.0, 0.1), (20.0, float("inf"), 0.05))  # Anki's: start, end, factor
+
+
+def fuzz_range(interval: float, minimum: int = 1, maximum: int = 36500) -> tuple[int, int]:
+    """The days (lowest, highest) Anki's fuzz may give `interval` kept within [minimum, maximum]:
+    none below 2.5 days, then a day plus 15 % of the days from 2.5 to 7, 10 % to 20, 5 % beyond."""
+    maximum = max(1, maximum)
+    minimum = min(max(1, minimum), maximum)
+    interval = min(max(interval, minimum), maximum)
+    delta = 0.0 if interval < 2.5 else 1.0 + sum(
+        factor * max(min(interval, end) - start, 0.0) for start, end, factor in FUZZ_RANGES)
+    lower = min(max(_round(interval - delta), minimum), maximum)
+    upper = min(max(_round(interval + delta), minimum), maximum)
+    if upper == lower and 2 < upper < maximum:
+        upper = lower + 1
+    return lower, upper
+
+
+def _round(value: float) -> int:
+    """Rounded half away from zero, as Rust's `round` (Python's rounds half to even)."""
+    return math.floor(value + 0.5)
+
+
+def _fuzz_factor(card_id: str, state: fsrs.Card | None) -> float:
+    """Where in its fuzz range a card's next interval falls: seeded by the card and the review it is
+    at, like `review`'s fuzz, so a preview, the rating and a replay of the log agree."""
+    previous = state.last_review.isoformat() if state is not None and state.last_review else "new"
+    return random.Random(f"anki-fuzz:{card_id}@{previous}").random()
 
 
 @functools.lru_cache(maxsize=4)

@@ -43,6 +43,6 @@ def test_two_processes_rate_the_same_cards_without_losing_or_doubling(tmp_path: 
         assert db.execute("SELECT COUNT(*) FROM reviews").fetchone() == (2 * PER_WORKER,)
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     with Store(db_path) as store:
-        report = doctor.examine(store, scheduler.make(Config()), repair=False)
+        report = doctor.examine(store, scheduler.make(Config()), Config(), repair=False)
     # each review starts from the state the previous one (from either process) left
     assert report.broken_chain == [] and report.state_mismatch == [] and report.missing_state == []

@@ -63,7 +63,7 @@ def test_sigkill_never_loses_an_acknowledged_rating(tmp_path: Path, isolated: Pa
     with closing(sqlite3.connect(db_path)) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
     with Store(db_path) as store:
-        report = doctor.examine(store, scheduler.make(Config()), repair=False)
+        report = doctor.examine(store, scheduler.make(Config()), Config(), repair=False)
     assert report.state_mismatch == [] and report.missing_state == [] and report.broken_chain == []
     assert acknowledged_total > 100 and killed_mid_rating > 20
 

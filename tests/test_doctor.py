@@ -104,7 +104,7 @@ def test_a_repair_never_undoes_a_rating_made_while_doctor_ran(isolated: Path) ->
         db.execute("UPDATE cards SET stability = 999 WHERE id IN ('a', 'b')")  # both damaged
     sched = scheduler.make(Config())
     with Store(database) as store:
-        report = checker.examine(store, sched, repair=False)
+        report = checker.examine(store, sched, Config(), repair=False)
         assert sorted(report.state_mismatch) == ["a", "b"]
         with Store(database) as other:  # the concurrent rating, committed between examine and repair
             other.apply("a", 3, NOW, None, lambda s, at: scheduler.review(sched, s, "a", 3, at))
