@@ -53,6 +53,7 @@ def examine(store: Store, scheduler: fsrs.Scheduler, config: Config, repair: boo
     last_after: dict[str, str] = {}
     previous: dict[str, str | None] = {}
     replayed: dict[str, fsrs.Card] = {}
+    anki_cards = store.anki_cards()  # replayed with Anki's engine, as they were scheduled
     rows = store.db.execute(
         "SELECT card_id, rating, reviewed_at, state_before, state_after FROM reviews ORDER BY card_id, reviewed_at, id")
     for card_id, rating, reviewed_at, before, after in rows:
@@ -68,7 +69,8 @@ def examine(store: Store, scheduler: fsrs.Scheduler, config: Config, repair: boo
             if card_id not in report.damaged:
                 report.damaged.append(card_id)
             continue
-        replayed[card_id] = sched.anki_review(scheduler, config, replayed.get(card_id), card_id, rating, moment)
+        replayed[card_id] = sched.next_state(scheduler, config, replayed.get(card_id), card_id, rating, moment,
+                                             card_id in anki_cards)
     for card_id, after_json in last_after.items():
         try:
             logged = state_from_json(after_json)

@@ -116,8 +116,15 @@ def _m006_flags_and_bury(db: sqlite3.Connection) -> None:
         """)
 
 
+def _m007_anki_cards(db: sqlite3.Connection) -> None:
+    # The cards whose history includes reviews done in Anki: from then on they are scheduled with Anki's
+    # engine, so that prep and Anki keep one memory state for them; every other card with py-fsrs.
+    _run_script(db, "CREATE TABLE anki_cards (card_id TEXT PRIMARY KEY) WITHOUT ROWID;")
+
+
 MIGRATIONS: list[Migration] = [_m001_initial, _m002_review_kind_and_suspended, _m003_lapse_index,
-                               _m004_review_mode_and_mocks, _m005_anki_note_mods, _m006_flags_and_bury]
+                               _m004_review_mode_and_mocks, _m005_anki_note_mods, _m006_flags_and_bury,
+                               _m007_anki_cards]
 
 
 def current_version(db: sqlite3.Connection) -> int:

@@ -253,10 +253,15 @@ class Session:
         moment = self.previewed.moment
         return {rating: outcome.due - moment for rating, outcome in self.previewed.outcomes.items()}
 
+    @cached_property
+    def anki_cards(self) -> set[str]:
+        """The cards with reviews from Anki: scheduled with Anki's engine (see `scheduler.next_state`)."""
+        return self.store.anki_cards()
+
     def schedule(self, card_id: str, rating: int, state: fsrs.Card | None, when: datetime) -> fsrs.Card:
-        """The state after a rating, as Anki would give it (so a card keeps one memory state whether it is
-        reviewed here or in Anki), with its due brought before a saved interview when needed."""
-        after = sched.anki_review(self.scheduler, self.config, state, card_id, rating, when)
+        """The state after a rating (Anki's engine for a card with a history in Anki, else py-fsrs), with
+        its due brought before a saved interview when needed."""
+        after = sched.next_state(self.scheduler, self.config, state, card_id, rating, when, card_id in self.anki_cards)
         return deadline.cap(self.scheduler, after, self.plan, when)
 
     # -- actions ----------------------------------------------------------------
@@ -272,7 +277,8 @@ class Session:
 
         def schedule(current: fsrs.Card | None, at: datetime) -> fsrs.Card:
             if preview is not None and state_json(current) == state_json(preview.before):
-                return sched.moved(preview.outcomes[rating], preview.moment, at, self.config.day_starts_at)
+                days_from = self.config.day_starts_at if card.id in self.anki_cards else None
+                return sched.moved(preview.outcomes[rating], preview.moment, at, days_from)
             return self.schedule(card.id, rating, current, at)
 
         review_id, before, after = self.store.apply(card.id, rating, sched.whole_ms(self.clock()), duration_ms,

@@ -78,19 +78,29 @@ def outcomes(scheduler: fsrs.Scheduler, state: fsrs.Card | None, card_id: str,
     return {rating: review(scheduler, state, card_id, rating, when) for rating in RATINGS}
 
 
-def moved(outcome: fsrs.Card, computed_at: datetime, when: datetime, day_starts_at: int) -> fsrs.Card:
-    """An outcome computed at `computed_at`, given at `when` instead: same state and interval (a review
-    card's in review days: due at the start of the day as many days after `when`'s as it was)."""
+def moved(outcome: fsrs.Card, computed_at: datetime, when: datetime, day_starts_at: int | None = None) -> fsrs.Card:
+    """An outcome computed at `computed_at`, given at `when` instead: same state and interval. With
+    `day_starts_at` (a card Anki's engine schedules), a review card's interval is in review days: due at
+    the start of the day as many days after `when`'s as it was."""
     import fsrs as py_fsrs
 
     card = copy(outcome)
-    if outcome.state == py_fsrs.State.Review:
+    if day_starts_at is not None and outcome.state == py_fsrs.State.Review:
         days = clock.elapsed_days(computed_at, outcome.due, day_starts_at)
         card.due = clock.start_of(clock.review_date(when, day_starts_at) + timedelta(days=days), day_starts_at)
     else:
         card.due = whole_ms(when) + (outcome.due - whole_ms(computed_at))
     card.last_review = whole_ms(when)
     return card
+
+
+def next_state(scheduler: fsrs.Scheduler, config: Config, state: fsrs.Card | None, card_id: str, rating: int,
+               when: datetime, anki: bool) -> fsrs.Card:
+    """The state after a rating: for a card with a history in Anki (`anki`), as Anki's engine and rules give
+    it, so prep and Anki keep one memory state; for every other card, py-fsrs's."""
+    if anki:
+        return anki_review(scheduler, config, state, card_id, rating, when)
+    return review(scheduler, state, card_id, rating, when)
 
 
 def anki_review(scheduler: fsrs.Scheduler, config: Config, state: fsrs.Card | None, card_id: str, rating: int,

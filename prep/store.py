@@ -325,7 +325,7 @@ class Store:
         card's current state follow from the merged history. Ratings and times are never changed.
         A review counts as already logged when one with the same rating lies within a second of it
         (Anki stores review times in ms and needs them unique, so an exported time may move by a few ms).
-        Returns how many reviews were added."""
+        A card given any is marked as one with a history in Anki (`anki_cards`). Returns how many reviews were added."""
         with self._transaction():
             existing = self.db.execute(
                 "SELECT id, rating, reviewed_at FROM reviews WHERE card_id = ?", (card_id,)).fetchall()
@@ -337,7 +337,8 @@ class Store:
                     known.append((rating, moment))
                     added.append((rating, moment, duration))
             if not added:
-                return 0
+                return 0  # prep's own reviews coming back from an export: nothing was done in Anki
+            self.db.execute("INSERT OR IGNORE INTO anki_cards (card_id) VALUES (?)", (card_id,))
             timeline = sorted([(at, row_id, rating, None) for row_id, rating, at in existing] +
                               [(at, None, rating, duration) for rating, at, duration in added],
                               key=lambda item: (item[0], item[1] is None, item[1] or 0))
@@ -439,6 +440,11 @@ class Store:
         """The card's flag colour (1..4), None when it has none."""
         row = self.db.execute("SELECT flag FROM flags WHERE card_id = ?", (card_id,)).fetchone()
         return row[0] if row else None
+
+    @_explained
+    def anki_cards(self) -> set[str]:
+        """The cards with reviews merged from Anki (scheduled with Anki's engine from then on)."""
+        return {row[0] for row in self.db.execute("SELECT card_id FROM anki_cards")}
 
     @_explained
     def flags(self) -> dict[str, int]:

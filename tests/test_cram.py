@@ -51,13 +51,14 @@ def test_cram_and_ahead_reviews_match_fsrs_at_their_real_time(tmp_path: Path) ->
             s.rate(card, 2 if card.id == "c2" else 3)
             rated.append(card.id)
         assert sorted(rated) == ["c0", "c1", "c2"]  # the card reviewed ahead is crammed too: it was chosen
-        engine = scheduler.make(CONFIG)
+        truth = fsrs.Scheduler(enable_fuzzing=False)
         expected = {}
-        for card in cards:  # the engine prep schedules with (Anki's), at the real time of each rating
+        for card in cards:
             state = before[card.id]
             if card.id == ahead[0]:
-                state = scheduler.anki_review(engine, CONFIG, state, card.id, 3, NOW)
-            state = scheduler.anki_review(engine, CONFIG, state, card.id, 2 if card.id == "c2" else 3, NOW)
+                state, _ = truth.review_card(state, fsrs.Rating.Good, review_datetime=NOW)
+            state, _ = truth.review_card(state, fsrs.Rating.Hard if card.id == "c2" else fsrs.Rating.Good,
+                                         review_datetime=NOW)
             expected[card.id] = state
         for card in cards:
             got = store.state(card.id)

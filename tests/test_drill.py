@@ -14,13 +14,12 @@ from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 
+import fsrs
 import pexpect
 import pytest
 from click.testing import CliRunner
 
-from prep import scheduler as prep_scheduler
 from prep.cli import cli
-from prep.config import Config
 from prep.scheduler import format_interval
 from prep.store import from_ms
 from tests.conftest import NOW, write, query
@@ -112,9 +111,9 @@ def test_reveal_rate_undo_quit_and_database_matches_fsrs(decks_dir: Path, no_fuz
         when = datetime.fromisoformat(NOW)
         ms = int(when.timestamp() * 1000)
         assert rows == [("prob-bayes-rule", 3, ms), ("prob-variance/c1", 4, ms)]
-        config = Config(enable_fuzzing=False)
-        for card_id, rating in (("prob-bayes-rule", 3), ("prob-variance/c1", 4)):  # Anki's engine, as prep schedules
-            expected = prep_scheduler.anki_review(prep_scheduler.make(config), config, None, card_id, rating, when)
+        scheduler = fsrs.Scheduler(enable_fuzzing=False)
+        for card_id, rating in (("prob-bayes-rule", fsrs.Rating.Good), ("prob-variance/c1", fsrs.Rating.Easy)):
+            expected, _ = scheduler.review_card(fsrs.Card(card_id=0, due=when), rating, review_datetime=when)
             state, step, stability, difficulty, due = db.execute(
                 "SELECT state, step, stability, difficulty, due FROM cards WHERE id = ?", (card_id,)).fetchone()
             assert (state, step) == (int(expected.state), expected.step)

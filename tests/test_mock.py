@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import fsrs
 import pexpect
 import pytest
 from click.testing import CliRunner
@@ -169,8 +170,8 @@ def test_a_mock_through_a_terminal_logs_reviews_and_history(tmp_path: Path, isol
     request.addfinalizer(db.close)  # closed even when an assert below fails (Python 3.13 warns otherwise)
     reviews = db.execute("SELECT id, card_id, rating, reviewed_at, mode, state_after FROM reviews ORDER BY id").fetchall()
     assert [(r[1], r[2], r[4]) for r in reviews] == [("design-feed", 2, "mock"), ("career-conflict", 3, "mock")]
-    config = Config(enable_fuzzing=False)  # the engine prep schedules with (Anki's)
-    expected = scheduler.anki_review(scheduler.make(config), config, None, "design-feed", 2, NOW)
+    truth = fsrs.Scheduler(enable_fuzzing=False)
+    expected, _ = truth.review_card(fsrs.Card(card_id=0, due=NOW), fsrs.Rating.Hard, review_datetime=NOW)
     assert reviews[0][3] == int(NOW.timestamp() * 1000)
     assert '"stability": %s' % expected.stability in reviews[0][5]
     answers = db.execute("SELECT position, card_id, part, points_made, points_total, missed, rating, review_id, answer, "
