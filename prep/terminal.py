@@ -111,7 +111,11 @@ def run_editor(arguments: list[str]) -> str:
     if not command:
         return "Could not start the editor: $EDITOR is blank"
     mode = KeyboardMode.current
-    stops = {signum: signal.signal(signum, signal.SIG_DFL) for signum in (signal.SIGTSTP, signal.SIGCONT)}
+    # Ctrl-C and Ctrl-\ reach the editor and the drill alike: they are the editor's keys (vim leaves insert
+    # mode on Ctrl-C), so the drill lets them pass (a handler, not SIG_IGN, which the editor would inherit).
+    handlers = {signal.SIGTSTP: signal.SIG_DFL, signal.SIGCONT: signal.SIG_DFL,
+                signal.SIGINT: _editors_key, signal.SIGQUIT: _editors_key}
+    saved = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
     try:
         if mode is not None:
             mode.restore()
@@ -119,8 +123,12 @@ def run_editor(arguments: list[str]) -> str:
     except OSError as error:
         return f"Could not start the editor '{editor}': {error.strerror}"
     finally:
-        for signum, handler in stops.items():
+        for signum, handler in saved.items():
             signal.signal(signum, handler)
         if mode is not None:
             mode.resume()
     return ""
+
+
+def _editors_key(*_: object) -> None:
+    """Ctrl-C or Ctrl-\\ while the editor runs: the editor's to act on, not the drill's."""

@@ -23,8 +23,8 @@ EDITOR = ("import os, sys, termios\n"
           "    open(sys.argv[-1], 'w').write('an answer')\n")
 
 
-def drill(tmp_path: Path, decks: Path) -> tuple[pexpect.spawn, Path]:
-    editor = write(tmp_path / "editor.py", EDITOR)
+def drill(tmp_path: Path, decks: Path, editor_source: str = EDITOR) -> tuple[pexpect.spawn, Path]:
+    editor = write(tmp_path / "editor.py", editor_source)
     env = dict(os.environ, PREP_HOME=str(tmp_path / "home"), PREP_NOW=NOW, TERM="xterm", TZ="UTC",
                EDITOR=f"{sys.executable} {editor}", TTY_RECORD=str(tmp_path / "tty"))
     child = pexpect.spawn(sys.executable, ["-m", "prep", "review", "--decks", str(decks)], env=env,
@@ -61,5 +61,31 @@ def test_a_coding_card_editor_gets_the_terminal_as_the_drill_found_it(tmp_path: 
     child.send("e")
     child.expect("running the tests|failed|passed")
     assert records(folder) == ["True True"]
+    child.send("q")
+    child.expect(pexpect.EOF)
+
+
+# An editor that, as vim does, takes Ctrl-C as a key of its own (it leaves insert mode) and goes on.
+CTRL_C_EDITOR = ("import signal, sys\n"
+                 "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                 "print('editing', flush=True)\n"
+                 "line = sys.stdin.readline()\n"
+                 "open(sys.argv[-1], 'w').write('typed ' + line)\n")
+
+
+def test_ctrl_c_in_the_editor_is_the_editors_and_neither_ends_the_drill_nor_kills_the_editor(
+        tmp_path: Path) -> None:
+    decks = write(tmp_path / "decks" / "a.yaml", "cards:\n  - {id: a, q: 'Question?', a: 'Answer.'}\n").parent
+    child, _ = drill(tmp_path, decks, CTRL_C_EDITOR)
+    child.expect("show answer")
+    child.send("t")
+    child.expect("editing")
+    child.sendcontrol("c")
+    child.sendline("my answer")
+    child.expect("typed my answer")  # the editor finished and the drill shows what it wrote
+    child.send(" ")
+    child.expect("1-4: rate")
+    child.send("3")
+    child.expect("saved: Good")
     child.send("q")
     child.expect(pexpect.EOF)
