@@ -22,6 +22,7 @@ class KeyboardMode:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.saved: list | None = None
+        self.cbreak: list | None = None  # the mode set, to put back whole after an editor or Ctrl-Z
 
     def __enter__(self) -> "KeyboardMode":
         import termios
@@ -29,6 +30,7 @@ class KeyboardMode:
 
         self.saved = termios.tcgetattr(self.fd)
         tty.setcbreak(self.fd, termios.TCSANOW)
+        self.cbreak = termios.tcgetattr(self.fd)
         KeyboardMode.current = self
         return self
 
@@ -44,10 +46,12 @@ class KeyboardMode:
             termios.tcsetattr(self.fd, termios.TCSANOW, self.saved)
 
     def resume(self) -> None:
+        """The drill's mode again, whole: an editor that died in raw mode left signals and output processing
+        off, which cbreak mode set on top of it would keep."""
         import termios
-        import tty
 
-        tty.setcbreak(self.fd, termios.TCSANOW)
+        if self.cbreak is not None:
+            termios.tcsetattr(self.fd, termios.TCSANOW, self.cbreak)
 
 
 class TerminalSignals:

@@ -89,3 +89,25 @@ def test_ctrl_c_in_the_editor_is_the_editors_and_neither_ends_the_drill_nor_kill
     child.expect("saved: Good")
     child.send("q")
     child.expect(pexpect.EOF)
+
+
+# An editor that dies before it restores the terminal: left in raw mode (no signals, no output processing).
+RAW_EDITOR = ("import sys, tty\n"
+              "tty.setraw(sys.stdin.fileno())\n"
+              "open(sys.argv[-1], 'w').write('an answer')\n")
+
+
+def test_the_drill_gets_its_own_mode_back_after_an_editor_left_the_terminal_raw(tmp_path: Path) -> None:
+    import termios
+
+    decks = write(tmp_path / "decks" / "a.yaml", "cards:\n  - {id: a, q: 'Question?', a: 'Answer.'}\n").parent
+    child, _ = drill(tmp_path, decks, RAW_EDITOR)
+    child.expect("show answer")
+    drills_mode = termios.tcgetattr(child.child_fd)
+    child.send("t")
+    child.expect("an answer")
+    assert termios.tcgetattr(child.child_fd) == drills_mode  # Ctrl-Z works, lines start at the left again
+    child.send(" ")
+    child.expect("1-4: rate")
+    child.send("q")
+    child.expect(pexpect.EOF)
