@@ -101,7 +101,7 @@ class TerminalSignals:
 
 
 def run_editor(arguments: list[str]) -> str:
-    """Run $VISUAL or $EDITOR (else vi) on `arguments`; '' when it ran, else why it could not start.
+    """Run $VISUAL or $EDITOR (else vi) on `arguments`; '' when it ran and succeeded, else why not.
 
     The editor gets the terminal as the drill found it (not the drill's cbreak mode), and Ctrl-Z in it
     stops the drill as well (the editor owns the terminal meanwhile); the drill's mode and signal
@@ -123,7 +123,7 @@ def run_editor(arguments: list[str]) -> str:
     try:
         if mode is not None:
             mode.restore()
-        subprocess.call([*command, *arguments])
+        status = subprocess.call([*command, *arguments])
     except OSError as error:
         return f"Could not start the editor '{editor}': {error.strerror}"
     finally:
@@ -131,6 +131,15 @@ def run_editor(arguments: list[str]) -> str:
             signal.signal(signum, handler)
         if mode is not None:
             mode.resume()
+    # A failed editor (vim's :cq, a crash) leaves a half-written file: what it wrote is not taken as meant.
+    if status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:  # a real-time signal has no name
+            name = f"signal {-status}"
+        return f"The editor '{editor}' was killed ({name}); nothing was read from it"
+    if status > 0:
+        return f"The editor '{editor}' failed (exit status {status}); nothing was read from it"
     return ""
 
 
