@@ -111,3 +111,36 @@ def test_the_drill_gets_its_own_mode_back_after_an_editor_left_the_terminal_raw(
     child.expect("1-4: rate")
     child.send("q")
     child.expect(pexpect.EOF)
+
+
+# An editor that waits for a line, so that Ctrl-Z comes while it runs, and then shows its terminal's mode.
+LINE_EDITOR = ("import sys, termios\n"
+               "print('editing', flush=True)\n"
+               "line = sys.stdin.readline()\n"
+               "flags = termios.tcgetattr(sys.stdin.fileno())[3]\n"
+               "mode = f'{bool(flags & termios.ICANON)} {bool(flags & termios.ECHO)}'\n"
+               "open(sys.argv[-1], 'w').write(f'typed {line.strip()} in {mode}')\n")
+
+
+def test_ctrl_z_in_the_editor_stops_drill_and_editor_and_fg_gives_both_back(tmp_path: Path) -> None:
+    import shlex
+
+    decks = write(tmp_path / "decks" / "a.yaml", "cards:\n  - {id: a, q: 'Question?', a: 'Answer.'}\n").parent
+    editor = write(tmp_path / "editor.py", LINE_EDITOR)
+    env = dict(os.environ, PREP_HOME=str(tmp_path / "home"), PREP_NOW=NOW, TERM="xterm", TZ="UTC",
+               EDITOR=f"{sys.executable} {editor}")
+    command = f"set -m; {shlex.quote(sys.executable)} -m prep review --decks {shlex.quote(str(decks))}; fg"
+    child = pexpect.spawn("bash", ["-c", command], env=env, encoding="utf-8", dimensions=(40, 100), timeout=20)
+    child.expect("show answer")
+    child.send("t")
+    child.expect("editing")
+    child.sendcontrol("z")
+    child.expect("Stopped")  # the shell has the terminal: the drill and its editor stopped together
+    child.sendline("my answer")  # after fg the editor reads the line
+    child.expect("typed my answer in True True")  # the drill did not take the terminal back on fg
+    child.send(" ")
+    child.expect("1-4: rate")
+    child.send("3")  # one key, no Enter: the drill's mode is back
+    child.expect("saved: Good")
+    child.send("q")
+    child.expect(pexpect.EOF)
