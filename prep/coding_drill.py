@@ -106,8 +106,11 @@ def edit_and_run(session: Session, console: Console, card: Card) -> tuple[sandbo
     assert card.note.code is not None
     path = scratch_path(card)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        files.write_text(path, card.note.code.stub)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            files.write_text(path, card.note.code.stub)
+        except OSError as error:  # e.g. a file where the scratch folder goes: the drill goes on
+            return None, f"Could not write the scratch file {path}: {error.strerror}"
     from prep import terminal
 
     problem = terminal.run_editor([str(path)])

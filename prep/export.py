@@ -366,6 +366,9 @@ BLOCK_START = re.compile(r"^\s*(?:[-+*>#=]|\d+[.)]\s|$)|^\s{4}|\s{2}$")
 # it (its output, quirks and all, as a test checks); beyond this many they are made text first.
 RESCANS_KEPT = 16
 BRACKETS_NESTED = 16  # deeper brackets cost a rescan each too: Python-Markdown matches each `[` anew
+# A comment's end for any of the HTML parsers Python-Markdown runs on: `-- >` (3.10-3.12) and `--!>` (newer).
+COMMENT_END = re.compile(r"--(?:\s*|!)>")
+TAG_OR_CLOSED_COMMENT = re.compile(r"<!--.*?--(?:\s*|!)>|(<)(?=([A-Za-z])?[^<>]*(?:<|\Z))", re.S)
 BRACKET = re.compile(r"\\.|[\[\]]", re.S)  # an escaped bracket is text to Python-Markdown
 
 
@@ -394,9 +397,7 @@ def _defuse(text: str) -> tuple[str, list[tuple[str, str]]]:
     in a code block alike."""
     where: dict[str, list[int]] = {}
     if "<" in text:
-        # an unclosed comment too: Python 3.10's HTML parser retries it from each `<!--` to the end
-        tags = [m.start(1) for m in formats.UNCLOSED_TAG.finditer(text)
-                if m.group(2) or m.group(1) and text.startswith("<!--", m.start(1))]
+        tags = _unclosed_tags(text)
         if len(tags) > RESCANS_KEPT:
             where["&lt;"] = tags
     if "[" in text:
@@ -415,6 +416,18 @@ def _defuse(text: str) -> tuple[str, list[tuple[str, str]]]:
             chars[position] = mark
         restore.append((mark, html_text))
     return "".join(chars), restore
+
+
+def _unclosed_tags(text: str) -> list[int]:
+    """Positions of the unclosed tags (formats.UNCLOSED_TAG) and of the `<!--` no comment end follows (Python
+    3.10's HTML parser retries each from there to the end). Up to the last comment end every `<!--` is
+    closed, however many start before it: there a comment runs to the first end, tags inside it are text."""
+    split = 0
+    for split_match in COMMENT_END.finditer(text):
+        split = split_match.end()
+    head = [m.start(1) for m in TAG_OR_CLOSED_COMMENT.finditer(text, 0, split) if m.group(2)]
+    return head + [m.start(1) for m in formats.UNCLOSED_TAG.finditer(text, split)
+                   if m.group(2) or m.group(1) and text.startswith("<!--", m.start(1))]
 
 
 def _stray_brackets(text: str) -> tuple[list[int], list[int]]:

@@ -22,6 +22,7 @@ class KeyboardMode:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.saved: list | None = None
+        self.cbreak: list | None = None  # the mode set, to put back whole after an editor or Ctrl-Z
 
     def __enter__(self) -> "KeyboardMode":
         import termios
@@ -29,6 +30,7 @@ class KeyboardMode:
 
         self.saved = termios.tcgetattr(self.fd)
         tty.setcbreak(self.fd, termios.TCSANOW)
+        self.cbreak = termios.tcgetattr(self.fd)
         KeyboardMode.current = self
         return self
 
@@ -44,10 +46,12 @@ class KeyboardMode:
             termios.tcsetattr(self.fd, termios.TCSANOW, self.saved)
 
     def resume(self) -> None:
+        """The drill's mode again, whole: an editor that died in raw mode left signals and output processing
+        off, which cbreak mode set on top of it would keep."""
         import termios
-        import tty
 
-        tty.setcbreak(self.fd, termios.TCSANOW)
+        if self.cbreak is not None:
+            termios.tcsetattr(self.fd, termios.TCSANOW, self.cbreak)
 
 
 class TerminalSignals:
@@ -97,7 +101,7 @@ class TerminalSignals:
 
 
 def run_editor(arguments: list[str]) -> str:
-    """Run $VISUAL or $EDITOR (else vi) on `arguments`; '' when it ran, else why it could not start.
+    """Run $VISUAL or $EDITOR (else vi) on `arguments`; '' when it ran and succeeded, else why not.
 
     The editor gets the terminal as the drill found it (not the drill's cbreak mode), and Ctrl-Z in it
     stops the drill as well (the editor owns the terminal meanwhile); the drill's mode and signal
@@ -111,16 +115,33 @@ def run_editor(arguments: list[str]) -> str:
     if not command:
         return "Could not start the editor: $EDITOR is blank"
     mode = KeyboardMode.current
-    stops = {signum: signal.signal(signum, signal.SIG_DFL) for signum in (signal.SIGTSTP, signal.SIGCONT)}
+    # Ctrl-C and Ctrl-\ reach the editor and the drill alike: they are the editor's keys (vim leaves insert
+    # mode on Ctrl-C), so the drill lets them pass (a handler, not SIG_IGN, which the editor would inherit).
+    handlers = {signal.SIGTSTP: signal.SIG_DFL, signal.SIGCONT: signal.SIG_DFL,
+                signal.SIGINT: _editors_key, signal.SIGQUIT: _editors_key}
+    saved = {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
     try:
         if mode is not None:
             mode.restore()
-        subprocess.call([*command, *arguments])
+        status = subprocess.call([*command, *arguments])
     except OSError as error:
         return f"Could not start the editor '{editor}': {error.strerror}"
     finally:
-        for signum, handler in stops.items():
+        for signum, handler in saved.items():
             signal.signal(signum, handler)
         if mode is not None:
             mode.resume()
+    # A failed editor (vim's :cq, a crash) leaves a half-written file: what it wrote is not taken as meant.
+    if status < 0:
+        try:
+            name = signal.Signals(-status).name
+        except ValueError:  # a real-time signal has no name
+            name = f"signal {-status}"
+        return f"The editor '{editor}' was killed ({name}); nothing was read from it"
+    if status > 0:
+        return f"The editor '{editor}' failed (exit status {status}); nothing was read from it"
     return ""
+
+
+def _editors_key(*_: object) -> None:
+    """Ctrl-C or Ctrl-\\ while the editor runs: the editor's to act on, not the drill's."""

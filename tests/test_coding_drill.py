@@ -171,3 +171,14 @@ def test_the_proposed_rating(passed: bool, minutes: float, target: float | None,
 
 def test_escaped_shows_every_control_character() -> None:
     assert coding_drill.escaped("a\x1b[31mb\x07\x9bc\n\td") == "a\\x1b[31mb\\x07\\x9bc\n\td"
+
+
+def test_a_scratch_folder_that_cannot_be_made_is_a_message_and_the_drill_goes_on(tmp_path: Path,
+                                                                                home: Path) -> None:
+    write(home / "scratch", "a file where the scratch folder goes")
+    child = spawn(tmp_path, home, RIGHT)
+    screen(child, "q: quit")
+    child.send("e")
+    screen(child, "Could not write the scratch file .*scratch")
+    child.send("s")  # still drilling: the card is skipped
+    assert "skipped until tomorrow" in finish(child)

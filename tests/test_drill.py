@@ -390,7 +390,11 @@ def test_two_sessions_at_once_never_loop_on_a_card(tmp_path: Path, isolated: Pat
 @pytest.mark.parametrize("editor, message", [("vim 'unclosed", "Could not start the editor 'vim 'unclosed': "
                                               "No closing quotation"),
                                              ("   ", "Could not start the editor: $EDITOR is blank"),
-                                             ("/no/such/editor", "Could not start the editor '/no/such/editor'")])
+                                             ("/no/such/editor", "Could not start the editor '/no/such/editor'"),
+                                             (f"{sys.executable} -c 'raise SystemExit(3)'",
+                                              "failed (exit status 3); nothing was read from it"),
+                                             (f"{sys.executable} -c 'import os; os.kill(os.getpid(), 9)'",
+                                              "was killed (SIGKILL); nothing was read from it")])
 def test_a_broken_editor_setting_is_a_message_and_the_drill_goes_on(decks_dir: Path, no_fuzz: Path, editor: str,
                                                                      message: str) -> None:
     env = dict(os.environ, PREP_HOME=str(no_fuzz), PREP_NOW=NOW, TERM="xterm", TZ="UTC", EDITOR=editor)

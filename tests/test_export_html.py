@@ -171,3 +171,24 @@ def test_commands_are_read_as_mathjax_reads_them() -> None:
     assert forbidden(r"\hre\f{x}").group(1) == "hre"  # split names are each a command, neither allowed
     assert forbidden(r"a\,b\{c\}\\href \frac12") is None  # `\\` is a line break, then the letters "href"
     assert forbidden("\\alpha\\\n\\hbar\\Href").group(1) == "Href"  # names are case-sensitive
+
+
+# More than RESCANS_KEPT comment starts and tags, so that the export's defusing of unclosed ones runs:
+# comments closed, unclosed, nested, empty (`<!-->`), closed with spaces or `--!>`, inside code spans.
+COMMENT_PIECE = st.sampled_from(["<!--", "<!--", "<!--", "-->", "-- >", "--!>", "<!-- x -->", "<!-->", "<!--->",
+                                 "<!---->", "<b", "<b>", "<", "a", "b c", "\n", "\n\n", "`<!--`", "`", "    ", "- ",
+                                 "[", "]"])
+COMMENT_HEAVY = st.lists(COMMENT_PIECE, min_size=17, max_size=60).map(
+    lambda pieces: (" " if len(pieces) % 2 else "").join(pieces))
+
+
+@EXAMPLES
+@given(text=COMMENT_HEAVY)
+def test_many_comment_starts_give_what_python_markdown_gives(text: str) -> None:
+    assert export.markdown_to_html(text) == python_markdown(text)
+
+
+def test_comment_closed_after_many_comment_starts_stays_a_comment() -> None:
+    text = "<!-- " * 20 + "hidden -->\n\nshown"
+    assert export.markdown_to_html(text) == python_markdown(text)
+    assert "hidden" not in export.sanitize(export.markdown_to_html(text))

@@ -42,6 +42,9 @@ def build_history(db_path: Path) -> None:
         ] + [("ml-sigmoid-code", 1, NOW - timedelta(days=40 + n), 2) for n in range(8)]  # a leech, long ago
         db.executemany(review, [(c, r, MS(t), k) for c, r, t, k in rows])
         db.execute("INSERT INTO suspended (card_id, suspended_at, reason) VALUES ('ml-curve', 0, 'manual')")
+        # flagged: a suspended card, a learning one, and one since deleted from the decks (not counted)
+        db.executemany("INSERT INTO flags (card_id, flag, flagged_at) VALUES (?, ?, 0)",
+                       [("ml-curve", 1), ("prob-pmf", 3), ("deleted-card", 2)])
         db.commit()
 
 
@@ -56,11 +59,12 @@ def test_counts_retention_forecast_streak_and_leeches(decks_dir: Path, isolated:
     data = stats_json()
     decks = {d["deck"]: d for d in data["decks"]}
     assert decks["Math::Probability"] == {
-        "deck": "Math::Probability", "new": 2, "learning": 1, "review": 2, "suspended": 0, "flagged": 0, "due": 2,
+        "deck": "Math::Probability", "new": 2, "learning": 1, "review": 2, "suspended": 0, "flagged": 1, "due": 2,
         "retention_30d": 0.75, "retention_reviews_30d": 4, "average_stability_days": 15.0}
     assert decks["ML::Basics"] == {
-        "deck": "ML::Basics", "new": 1, "learning": 0, "review": 1, "suspended": 1, "flagged": 0, "due": 0,
+        "deck": "ML::Basics", "new": 1, "learning": 0, "review": 1, "suspended": 1, "flagged": 1, "due": 0,
         "retention_30d": 0.0, "retention_reviews_30d": 2, "average_stability_days": 50.0}
+    assert data["total"]["flagged"] == 2
     assert data["retention_30d"] == 3 / 6
     assert data["reviews_today"] == 2  # prob-bayes-rule an hour ago, prob-pmf five minutes ago
     # due today: prob-bayes-rule (overdue) and prob-pmf (in 5 minutes); prob-variance/c1 in 3 days

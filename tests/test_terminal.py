@@ -23,8 +23,8 @@ EDITOR = ("import os, sys, termios\n"
           "    open(sys.argv[-1], 'w').write('an answer')\n")
 
 
-def drill(tmp_path: Path, decks: Path) -> tuple[pexpect.spawn, Path]:
-    editor = write(tmp_path / "editor.py", EDITOR)
+def drill(tmp_path: Path, decks: Path, editor_source: str = EDITOR) -> tuple[pexpect.spawn, Path]:
+    editor = write(tmp_path / "editor.py", editor_source)
     env = dict(os.environ, PREP_HOME=str(tmp_path / "home"), PREP_NOW=NOW, TERM="xterm", TZ="UTC",
                EDITOR=f"{sys.executable} {editor}", TTY_RECORD=str(tmp_path / "tty"))
     child = pexpect.spawn(sys.executable, ["-m", "prep", "review", "--decks", str(decks)], env=env,
@@ -61,5 +61,86 @@ def test_a_coding_card_editor_gets_the_terminal_as_the_drill_found_it(tmp_path: 
     child.send("e")
     child.expect("running the tests|failed|passed")
     assert records(folder) == ["True True"]
+    child.send("q")
+    child.expect(pexpect.EOF)
+
+
+# An editor that, as vim does, takes Ctrl-C as a key of its own (it leaves insert mode) and goes on.
+CTRL_C_EDITOR = ("import signal, sys\n"
+                 "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+                 "print('editing', flush=True)\n"
+                 "line = sys.stdin.readline()\n"
+                 "open(sys.argv[-1], 'w').write('typed ' + line)\n")
+
+
+def test_ctrl_c_in_the_editor_is_the_editors_and_neither_ends_the_drill_nor_kills_the_editor(
+        tmp_path: Path) -> None:
+    decks = write(tmp_path / "decks" / "a.yaml", "cards:\n  - {id: a, q: 'Question?', a: 'Answer.'}\n").parent
+    child, _ = drill(tmp_path, decks, CTRL_C_EDITOR)
+    child.expect("show answer")
+    child.send("t")
+    child.expect("editing")
+    child.sendcontrol("c")
+    child.sendline("my answer")
+    child.expect("typed my answer")  # the editor finished and the drill shows what it wrote
+    child.send(" ")
+    child.expect("1-4: rate")
+    child.send("3")
+    child.expect("saved: Good")
+    child.send("q")
+    child.expect(pexpect.EOF)
+
+
+# An editor that dies before it restores the terminal: left in raw mode (no signals, no output processing).
+RAW_EDITOR = ("import sys, tty\n"
+              "tty.setraw(sys.stdin.fileno())\n"
+              "open(sys.argv[-1], 'w').write('an answer')\n")
+
+
+def test_the_drill_gets_its_own_mode_back_after_an_editor_left_the_terminal_raw(tmp_path: Path) -> None:
+    import termios
+
+    decks = write(tmp_path / "decks" / "a.yaml", "cards:\n  - {id: a, q: 'Question?', a: 'Answer.'}\n").parent
+    child, _ = drill(tmp_path, decks, RAW_EDITOR)
+    child.expect("show answer")
+    drills_mode = termios.tcgetattr(child.child_fd)
+    child.send("t")
+    child.expect("an answer")
+    assert termios.tcgetattr(child.child_fd) == drills_mode  # Ctrl-Z works, lines start at the left again
+    child.send(" ")
+    child.expect("1-4: rate")
+    child.send("q")
+    child.expect(pexpect.EOF)
+
+
+# An editor that waits for a line, so that Ctrl-Z comes while it runs, and then shows its terminal's mode.
+LINE_EDITOR = ("import sys, termios\n"
+               "print('editing', flush=True)\n"
+               "line = sys.stdin.readline()\n"
+               "flags = termios.tcgetattr(sys.stdin.fileno())[3]\n"
+               "mode = f'{bool(flags & termios.ICANON)} {bool(flags & termios.ECHO)}'\n"
+               "open(sys.argv[-1], 'w').write(f'typed {line.strip()} in {mode}')\n")
+
+
+def test_ctrl_z_in_the_editor_stops_drill_and_editor_and_fg_gives_both_back(tmp_path: Path) -> None:
+    import shlex
+
+    decks = write(tmp_path / "decks" / "a.yaml", "cards:\n  - {id: a, q: 'Question?', a: 'Answer.'}\n").parent
+    editor = write(tmp_path / "editor.py", LINE_EDITOR)
+    env = dict(os.environ, PREP_HOME=str(tmp_path / "home"), PREP_NOW=NOW, TERM="xterm", TZ="UTC",
+               EDITOR=f"{sys.executable} {editor}")
+    command = f"set -m; {shlex.quote(sys.executable)} -m prep review --decks {shlex.quote(str(decks))}; fg"
+    child = pexpect.spawn("bash", ["-c", command], env=env, encoding="utf-8", dimensions=(40, 100), timeout=20)
+    child.expect("show answer")
+    child.send("t")
+    child.expect("editing")
+    child.sendcontrol("z")
+    child.expect("Stopped")  # the shell has the terminal: the drill and its editor stopped together
+    child.sendline("my answer")  # after fg the editor reads the line
+    child.expect("typed my answer in True True")  # the drill did not take the terminal back on fg
+    child.send(" ")
+    child.expect("1-4: rate")
+    child.send("3")  # one key, no Enter: the drill's mode is back
+    child.expect("saved: Good")
     child.send("q")
     child.expect(pexpect.EOF)
