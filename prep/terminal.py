@@ -107,7 +107,12 @@ def run_editor(arguments: list[str]) -> str:
     stops the drill as well (the editor owns the terminal meanwhile); the drill's mode and signal
     handlers come back afterwards, whatever happened.
     """
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    settings = [os.environ.get(name, "") for name in ("VISUAL", "EDITOR")]
+    editor = next((value for value in settings if value.strip()), "")  # a blank VISUAL falls back to EDITOR
+    if not editor:
+        if any(settings):
+            return "Could not start the editor: $EDITOR is blank"
+        editor = "vi"
     try:
         command = shlex.split(editor)
     except ValueError as error:  # an unbalanced quote: the drill goes on with a message

@@ -144,3 +144,15 @@ def test_ctrl_z_in_the_editor_stops_drill_and_editor_and_fg_gives_both_back(tmp_
     child.expect("saved: Good")
     child.send("q")
     child.expect(pexpect.EOF)
+
+
+def test_a_blank_visual_falls_back_to_editor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prep import terminal
+
+    target = tmp_path / "note.txt"
+    monkeypatch.setenv("VISUAL", "  ")
+    monkeypatch.setenv("EDITOR", f"{sys.executable} -c \"import sys; open(sys.argv[1], 'w').write('edited')\"")
+    assert terminal.run_editor([str(target)]) == ""
+    assert target.read_text() == "edited"
+    monkeypatch.setenv("EDITOR", " ")
+    assert terminal.run_editor([str(target)]) == "Could not start the editor: $EDITOR is blank"
