@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
 import stat
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +18,16 @@ MAX_BYTES = 32 * 1024 * 1024  # an image file larger than this is not read
 MAX_PIXELS = 40_000_000  # nor one that claims more pixels (a decompression bomb decodes to gigabytes)
 PROBE_SECONDS = 0.5  # a terminal answers in milliseconds, over ssh in a few hundred; no answer means no pictures
 
-# The probe: a kitty graphics query (a 1x1 image that is never stored) and then Primary Device
-# Attributes, which every terminal answers: its reply ends the wait, and its "4" means sixel.
+# The probe: a kitty graphics query (a 1x1 image that is never stored), the cell size in pixels, and then
+# Primary Device Attributes, which every terminal answers: its reply ends the wait, and its "4" means sixel.
 _QUERY_ID = 31
 _KITTY_QUERY = f"\x1b_Gi={_QUERY_ID},s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"
+_CELL_SIZE = "\x1b[16t"
 _DEVICE_ATTRIBUTES = "\x1b[c"
 _DA_REPLY = re.compile(r"\x1b\[\?([0-9;]*)c")
 _KITTY_REPLY = re.compile(r"\x1b_G([^\x1b]*)\x1b\\")
+_CELL_REPLY = re.compile(r"\x1b\[6;(\d{1,4});(\d{1,4})t")  # height;width
+_CELL_VARIABLES = ("TEXTUAL_CELL_WIDTH", "TEXTUAL_CELL_HEIGHT")  # where textual-image looks when the ioctl has no pixels
 _SIXEL_DRAW = re.compile(r"\x1b7\x1b\[(\d+)A")  # how a sixel picture's drawing starts: back up over its rows
 
 
@@ -49,13 +54,22 @@ def passthrough(sequence: str) -> str:
     return "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\"
 
 
-def probe(read_fd: int, write_fd: int, tmux: bool = False, seconds: float = PROBE_SECONDS) -> tuple[str | None, str]:
-    """Ask the terminal which graphics protocol it speaks: ('sixel' | 'kitty' | None, the keys typed meanwhile).
+@dataclass
+class Probed:
+    """What the terminal said: the graphics protocol it speaks, its cell size, and the keys typed meanwhile."""
+
+    protocol: str | None
+    keys: str
+    cell: tuple[int, int] | None = None  # (width, height) in pixels
+
+
+def probe(read_fd: int, write_fd: int, tmux: bool = False, seconds: float = PROBE_SECONDS) -> Probed:
+    """Ask the terminal which graphics protocol it speaks ('sixel' | 'kitty' | None) and its cell size.
 
     The terminal must be in cbreak mode (the drill's KeyboardMode), so its replies are not echoed. Waits
     at most `seconds`; bytes that are not replies are key presses and are handed back, not lost."""
     query = passthrough(_KITTY_QUERY) if tmux else _KITTY_QUERY
-    os.write(write_fd, (query + _DEVICE_ATTRIBUTES).encode("ascii"))
+    os.write(write_fd, (query + _CELL_SIZE + _DEVICE_ATTRIBUTES).encode("ascii"))
     received = b""
     deadline = time.monotonic() + seconds
     while not _DA_REPLY.search(received.decode("utf-8", "replace")):
@@ -69,11 +83,13 @@ def probe(read_fd: int, write_fd: int, tmux: bool = False, seconds: float = PROB
     text = received.decode("utf-8", "replace")
     attributes = _DA_REPLY.search(text)
     kitty = any(reply.startswith(f"i={_QUERY_ID}") and reply.endswith(";OK") for reply in _KITTY_REPLY.findall(text))
-    keys = _DA_REPLY.sub("", _KITTY_REPLY.sub("", text))
+    size = _CELL_REPLY.search(text)
+    cell = (int(size.group(2)), int(size.group(1))) if size and "0" not in (size.group(1), size.group(2)) else None
+    keys = _CELL_REPLY.sub("", _DA_REPLY.sub("", _KITTY_REPLY.sub("", text)))
     # As textual-image chooses: sixel first (WezTerm and Konsole answer both, and only sixel works there)
     if attributes and "4" in attributes.group(1).split(";"):
-        return "sixel", keys
-    return ("kitty" if kitty else None), keys
+        return Probed("sixel", keys, cell)
+    return Probed("kitty" if kitty else None, keys, cell)
 
 
 def decoded(path: Path) -> Any:
@@ -132,6 +148,7 @@ class Pictures:
     is_terminal: bool = True
     protocol: str | None = None
     asked: bool = False
+    cell: tuple[int, int] | None = None
     shown: dict[tuple[Path, int, int], Any] = field(default_factory=dict)
 
     def lines(self, console: Any, path: Path) -> tuple[list[str], str, str]:
@@ -150,9 +167,10 @@ class Pictures:
 
     def _draw(self, console: Any, path: Path, rows: int) -> tuple[Any, list[str], str, str]:
         try:
-            picture = self._renderable(decoded(path))
-            with console.capture() as capture:
-                console.print(_Bounded(picture, rows))
+            with _unasked(self.cell):
+                picture = self._renderable(decoded(path))
+                with console.capture() as capture:
+                    console.print(_Bounded(picture, rows))
         except ValueError as error:
             return None, [], "", str(error)
         except Exception as error:  # a third-party decoder on a file from a deck: a note, never a traceback
@@ -174,9 +192,10 @@ class Pictures:
         if not self.asked:
             self.asked = True
             if should_probe(self.setting, self.environ, self.is_terminal):
-                protocol, keys = probe(self.read_fd, self.write_fd, multiplexer(self.environ) == "tmux")
-                if keys:
-                    self.give_back(keys)
+                probed = probe(self.read_fd, self.write_fd, multiplexer(self.environ) == "tmux")
+                if probed.keys:
+                    self.give_back(probed.keys)
+                protocol, self.cell = probed.protocol, probed.cell
                 if protocol == "kitty" and not _kitty_can_draw(console, self.environ):
                     protocol = None
                 self.protocol = protocol
@@ -184,12 +203,6 @@ class Pictures:
 
     def _renderable(self, image: Any) -> Any:
         import logging
-        import sys
-
-        if "textual_image.renderable" not in sys.modules:  # its import asks the terminal again, reading stdin:
-            keys = _waiting(self.read_fd)                    # keys typed by now are the drill's, not replies
-            if keys:
-                self.give_back(keys)
 
         # textual-image logs a traceback when the terminal does not say its cell size; with no handler
         # Python would print it over the drill's screen (it then assumes 10x20 pixels, which is fine)
@@ -213,15 +226,23 @@ def _kitty_can_draw(console: Any, environ: Mapping[str, str]) -> bool:
     return True
 
 
-def _waiting(read_fd: int) -> str:
-    """What the terminal has sent that nobody has read yet, without waiting."""
-    data = b""
-    while select.select([read_fd], [], [], 0)[0]:
-        chunk = os.read(read_fd, 1024)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode("utf-8", "replace")
+@contextlib.contextmanager
+def _unasked(cell: tuple[int, int] | None) -> Any:
+    """textual-image left unable to ask the terminal itself (on import, and for the cell size when the ioctl has
+    no pixels): it reads stdin for 0.1 s, so it ate keys typed meanwhile and tore a slower reply, leaving its
+    digits to the drill as ratings. With no sys.__stdin__ it asks nothing; the cell size is the probe's answer."""
+    saved_stdin = sys.__stdin__
+    added = [name for name in _CELL_VARIABLES if name not in os.environ] if cell else []
+    for name, value in zip(_CELL_VARIABLES, cell or ()):
+        if name in added:
+            os.environ[name] = str(value)
+    sys.__stdin__ = None  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        sys.__stdin__ = saved_stdin  # type: ignore[misc]
+        for name in added:
+            os.environ.pop(name, None)
 
 
 class _Bounded:
