@@ -16,6 +16,8 @@ from typing import Any, Callable, Mapping
 SETTINGS = ("auto", "off", "on")
 MAX_BYTES = 32 * 1024 * 1024  # an image file larger than this is not read
 MAX_PIXELS = 40_000_000  # nor one that claims more pixels (a decompression bomb decodes to gigabytes)
+MAX_PICTURES = 6  # drawn per card (each is a third of the screen); a card with hundreds would take minutes
+CELL_PIXELS = (24, 48)  # the largest cell a picture is kept for (a HiDPI terminal's); textual-image scales down
 PROBE_SECONDS = 0.5  # a terminal answers in milliseconds, over ssh in a few hundred; no answer means no pictures
 
 # The probe: a kitty graphics query (a 1x1 image that is never stored), the cell size in pixels, and then
@@ -92,8 +94,9 @@ def probe(read_fd: int, write_fd: int, tmux: bool = False, seconds: float = PROB
     return Probed("kitty" if kitty else None, keys, cell)
 
 
-def decoded(path: Path) -> Any:
-    """The picture in a regular file, decoded by Pillow; ValueError with a short reason when it cannot be shown.
+def decoded(path: Path, fit: tuple[int, int] | None = None) -> Any:
+    """The picture in a regular file, decoded by Pillow and shrunk to fit within `fit` pixels (shape kept);
+    ValueError with a short reason when it cannot be shown.
 
     Never opens anything but a regular file (a FIFO would block, a device never end), and reads the
     header before the pixels so a file claiming a huge size is refused before it is decoded."""
@@ -111,7 +114,7 @@ def decoded(path: Path) -> Any:
         if info.st_size > MAX_BYTES:
             raise ValueError(f"larger than {MAX_BYTES // 2**20} MB")
         try:
-            data = file.read()
+            data = file.read(MAX_BYTES + 1)  # a file growing since it was measured is read no further
         except OSError as error:
             raise ValueError(error.strerror or "cannot be read") from None
     import io
@@ -125,7 +128,11 @@ def decoded(path: Path) -> Any:
             image = Image.open(io.BytesIO(data))  # reads the header only
             if image.width * image.height > MAX_PIXELS:
                 raise ValueError(f"too many pixels to draw ({image.width}x{image.height})")
+            if fit is not None:
+                image.draft("RGB", fit)  # JPEG decodes at a fraction of its size
             image.load()
+            if fit is not None:
+                image.thumbnail(fit)  # 40 megapixels kept for a third of the screen was 120 MB a picture
         except UnidentifiedImageError:
             raise ValueError("not an image this terminal drawing can read") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -160,6 +167,8 @@ class Pictures:
             return [], "", ""
         rows = max(3, console.height // 3)
         key = (path, console.width, rows)
+        if key not in self.shown and len({shown for shown, _, _ in self.shown} - {path}) >= MAX_PICTURES:
+            return [], "", f"only the first {MAX_PICTURES} pictures of a card are drawn"
         if key not in self.shown:  # once per card and size: kitty keeps the picture, sixel is not re-encoded
             self.shown[key] = self._draw(console, path, rows)
         _, lines, prefix, note = self.shown[key]
@@ -168,7 +177,8 @@ class Pictures:
     def _draw(self, console: Any, path: Path, rows: int) -> tuple[Any, list[str], str, str]:
         try:
             with _unasked(self.cell):
-                picture = self._renderable(decoded(path))
+                fit = (console.width * CELL_PIXELS[0], rows * CELL_PIXELS[1])
+                picture = self._renderable(decoded(path, fit))
                 with console.capture() as capture:
                     console.print(_Bounded(picture, rows))
         except ValueError as error:

@@ -171,6 +171,18 @@ def test_a_picture_that_cannot_be_drawn_is_a_note(tmp_path: Path, no_keys: int) 
     assert pictures.lines(console(), tmp_path / "gone.png") == ([], "", "file not found")
 
 
+def test_many_large_pictures_on_a_card_are_bounded_in_memory_and_count(tmp_path: Path, no_keys: int) -> None:
+    pictures = kitty_pictures(no_keys)
+    paths = [png(tmp_path / f"big{n}.png", (4000, 3000)) for n in range(images.MAX_PICTURES + 2)]  # 36 MB each decoded
+    drawn = [pictures.lines(console(), path) for path in paths]
+    assert all(rows for rows, _, _ in drawn[:images.MAX_PICTURES])
+    assert drawn[-1] == ([], "", f"only the first {images.MAX_PICTURES} pictures of a card are drawn")
+    assert pictures.lines(console(), paths[0])[0]  # a picture already drawn is drawn again on a redraw
+    # what is kept for redraws is what the screen can show, not the file's 12 megapixels
+    assert images.decoded(paths[0], (600, 480)).size == (600, 450)
+    assert images.decoded(png(tmp_path / "small.png"), (600, 480)).size == (40, 20)  # never enlarged
+
+
 def test_pictures_off_draw_nothing_and_ask_nothing(tmp_path: Path) -> None:
     pictures = images.Pictures("off", -1, -1, lambda keys: None)  # any query would fail on fd -1
     assert pictures.lines(console(), png(tmp_path / "a.png")) == ([], "", "")
