@@ -19,8 +19,8 @@ from pathlib import Path
 from prep import __version__
 from prep.model import CodeSpec, Note
 
-SCHEMA = 5  # bump whenever a table's layout, an entry's shape or what a deck file parses to changes: the old
-# file is replaced (5: front-only cards, `a: ""`, and sound and file references)
+SCHEMA = 6  # bump whenever a table's layout, an entry's shape or what a deck file parses to changes: the old
+# file is replaced (5: front-only cards, `a: ""`, and sound and file references; 6: `A: ""` then text is a problem)
 PRUNE_DAYS = 120  # entries not used for this long are dropped (edited files, other terminal widths)
 # Files of the caches earlier versions kept in the data folder; removed once.
 OLD_CACHE_PATTERNS = ("decks-*.marshal", "index-*.marshal", "index-*.texts", "screens.db", "screens.db-*",

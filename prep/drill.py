@@ -32,7 +32,12 @@ class Summary:
     interrupted: bool = False  # ended by Ctrl-C: the user wants out now, not tomorrow's cards drawn first
 
 
-ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-9;?]*[ -/]*[@-~]|O.|.)?", re.S)
+# A key's escape sequence, or a terminal's reply that came late (to the picture probe), taken whole so that none of
+# its digits reads as a rating: CSI with any parameters (ECMA-48), SS3, and the strings (DCS, SOS, OSC, PM, APC) up to
+# their terminator.
+ESCAPE_SEQUENCE = re.compile(r"\x1b(\[[0-?]*[ -/]*[@-~]|O.|[PX\]^_][^\x07\x1b]*(\x1b\\|\x07)|.)?", re.S)
+UNFINISHED = re.compile(r"\x1b(\[[0-?]*[ -/]*|O|[PX\]^_][^\x07\x1b]*\x1b?)?\Z")  # the rest is still on its way
+REST_SECONDS = 0.5  # how long the rest of a sequence may take (a reply over ssh); a lone Esc waits this long
 REDRAW = "\x00redraw"  # not a key: the terminal was resized or resumed, draw the screen again
 
 
@@ -56,10 +61,23 @@ class KeyReader:
             if not data:
                 return "q"  # end of input: treat as quit
             self.pending = data.decode("utf-8", "replace")
+        self._complete()
         match = ESCAPE_SEQUENCE.match(self.pending)  # arrow keys and the like come back whole
         length = match.end() if match else 1
         key, self.pending = self.pending[:length], self.pending[length:]
         return key
+
+    def _complete(self) -> None:
+        """Wait for the rest of an escape sequence split across reads, so that its tail is not read as keys."""
+        deadline = time.monotonic() + REST_SECONDS
+        while UNFINISHED.match(self.pending):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                return
+            data = os.read(self.fd, 64)
+            if not data:
+                return
+            self.pending += data.decode("utf-8", "replace")
 
     def unread(self, keys: str) -> None:
         """Keys read from the terminal by someone else (the picture probe) come next, in the order typed."""

@@ -700,6 +700,12 @@ class MarkdownParser(Parser):
             key = {"Q": "q", "A": "a", "Cloze": "cloze", "Extra": "extra"}[name]
             # the field's text starts at its first non-blank line (a blank field: at its own line)
             first = next((i for i, text in enumerate(text_lines) if text.strip()), 0)
+            following = next((i for i, text in enumerate(text_lines) if i > first and text.strip()), None)
+            if key == "a" and text_lines[first].strip() == EMPTY_ANSWER_MD and following is not None:
+                # the text would have become an answer starting with a literal ""
+                self.problem(line + following, f'A: {EMPTY_ANSWER_MD} means no answer, yet text follows; '
+                                               f'remove the {EMPTY_ANSWER_MD} or the text')
+                continue
             setattr(note, key, "\n".join(text_lines[first:]).strip("\n").rstrip())
             line_of[key] = line + first
             if key == "a" and note.a == EMPTY_ANSWER_MD:  # `A: ""` alone: a front-only card

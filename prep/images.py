@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
 import stat
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,15 +16,20 @@ from typing import Any, Callable, Mapping
 SETTINGS = ("auto", "off", "on")
 MAX_BYTES = 32 * 1024 * 1024  # an image file larger than this is not read
 MAX_PIXELS = 40_000_000  # nor one that claims more pixels (a decompression bomb decodes to gigabytes)
+MAX_PICTURES = 6  # drawn per card (each is a third of the screen); a card with hundreds would take minutes
+CELL_PIXELS = (24, 48)  # the largest cell a picture is kept for (a HiDPI terminal's); textual-image scales down
 PROBE_SECONDS = 0.5  # a terminal answers in milliseconds, over ssh in a few hundred; no answer means no pictures
 
-# The probe: a kitty graphics query (a 1x1 image that is never stored) and then Primary Device
-# Attributes, which every terminal answers: its reply ends the wait, and its "4" means sixel.
+# The probe: a kitty graphics query (a 1x1 image that is never stored), the cell size in pixels, and then
+# Primary Device Attributes, which every terminal answers: its reply ends the wait, and its "4" means sixel.
 _QUERY_ID = 31
 _KITTY_QUERY = f"\x1b_Gi={_QUERY_ID},s=1,v=1,a=q,t=d,f=24;AAAA\x1b\\"
+_CELL_SIZE = "\x1b[16t"
 _DEVICE_ATTRIBUTES = "\x1b[c"
 _DA_REPLY = re.compile(r"\x1b\[\?([0-9;]*)c")
 _KITTY_REPLY = re.compile(r"\x1b_G([^\x1b]*)\x1b\\")
+_CELL_REPLY = re.compile(r"\x1b\[6;(\d{1,4});(\d{1,4})t")  # height;width
+_CELL_VARIABLES = ("TEXTUAL_CELL_WIDTH", "TEXTUAL_CELL_HEIGHT")  # where textual-image looks when the ioctl has no pixels
 _SIXEL_DRAW = re.compile(r"\x1b7\x1b\[(\d+)A")  # how a sixel picture's drawing starts: back up over its rows
 
 
@@ -49,13 +56,22 @@ def passthrough(sequence: str) -> str:
     return "\x1bPtmux;" + sequence.replace("\x1b", "\x1b\x1b") + "\x1b\\"
 
 
-def probe(read_fd: int, write_fd: int, tmux: bool = False, seconds: float = PROBE_SECONDS) -> tuple[str | None, str]:
-    """Ask the terminal which graphics protocol it speaks: ('sixel' | 'kitty' | None, the keys typed meanwhile).
+@dataclass
+class Probed:
+    """What the terminal said: the graphics protocol it speaks, its cell size, and the keys typed meanwhile."""
+
+    protocol: str | None
+    keys: str
+    cell: tuple[int, int] | None = None  # (width, height) in pixels
+
+
+def probe(read_fd: int, write_fd: int, tmux: bool = False, seconds: float = PROBE_SECONDS) -> Probed:
+    """Ask the terminal which graphics protocol it speaks ('sixel' | 'kitty' | None) and its cell size.
 
     The terminal must be in cbreak mode (the drill's KeyboardMode), so its replies are not echoed. Waits
     at most `seconds`; bytes that are not replies are key presses and are handed back, not lost."""
     query = passthrough(_KITTY_QUERY) if tmux else _KITTY_QUERY
-    os.write(write_fd, (query + _DEVICE_ATTRIBUTES).encode("ascii"))
+    os.write(write_fd, (query + _CELL_SIZE + _DEVICE_ATTRIBUTES).encode("ascii"))
     received = b""
     deadline = time.monotonic() + seconds
     while not _DA_REPLY.search(received.decode("utf-8", "replace")):
@@ -69,15 +85,18 @@ def probe(read_fd: int, write_fd: int, tmux: bool = False, seconds: float = PROB
     text = received.decode("utf-8", "replace")
     attributes = _DA_REPLY.search(text)
     kitty = any(reply.startswith(f"i={_QUERY_ID}") and reply.endswith(";OK") for reply in _KITTY_REPLY.findall(text))
-    keys = _DA_REPLY.sub("", _KITTY_REPLY.sub("", text))
+    size = _CELL_REPLY.search(text)
+    cell = (int(size.group(2)), int(size.group(1))) if size and "0" not in (size.group(1), size.group(2)) else None
+    keys = _CELL_REPLY.sub("", _DA_REPLY.sub("", _KITTY_REPLY.sub("", text)))
     # As textual-image chooses: sixel first (WezTerm and Konsole answer both, and only sixel works there)
     if attributes and "4" in attributes.group(1).split(";"):
-        return "sixel", keys
-    return ("kitty" if kitty else None), keys
+        return Probed("sixel", keys, cell)
+    return Probed("kitty" if kitty else None, keys, cell)
 
 
-def decoded(path: Path) -> Any:
-    """The picture in a regular file, decoded by Pillow; ValueError with a short reason when it cannot be shown.
+def decoded(path: Path, fit: tuple[int, int] | None = None) -> Any:
+    """The picture in a regular file, decoded by Pillow and shrunk to fit within `fit` pixels (shape kept);
+    ValueError with a short reason when it cannot be shown.
 
     Never opens anything but a regular file (a FIFO would block, a device never end), and reads the
     header before the pixels so a file claiming a huge size is refused before it is decoded."""
@@ -95,7 +114,7 @@ def decoded(path: Path) -> Any:
         if info.st_size > MAX_BYTES:
             raise ValueError(f"larger than {MAX_BYTES // 2**20} MB")
         try:
-            data = file.read()
+            data = file.read(MAX_BYTES + 1)  # a file growing since it was measured is read no further
         except OSError as error:
             raise ValueError(error.strerror or "cannot be read") from None
     import io
@@ -109,7 +128,11 @@ def decoded(path: Path) -> Any:
             image = Image.open(io.BytesIO(data))  # reads the header only
             if image.width * image.height > MAX_PIXELS:
                 raise ValueError(f"too many pixels to draw ({image.width}x{image.height})")
+            if fit is not None:
+                image.draft("RGB", fit)  # JPEG decodes at a fraction of its size
             image.load()
+            if fit is not None:
+                image.thumbnail(fit)  # 40 megapixels kept for a third of the screen was 120 MB a picture
         except UnidentifiedImageError:
             raise ValueError("not an image this terminal drawing can read") from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
@@ -132,6 +155,7 @@ class Pictures:
     is_terminal: bool = True
     protocol: str | None = None
     asked: bool = False
+    cell: tuple[int, int] | None = None
     shown: dict[tuple[Path, int, int], Any] = field(default_factory=dict)
 
     def lines(self, console: Any, path: Path) -> tuple[list[str], str, str]:
@@ -143,6 +167,8 @@ class Pictures:
             return [], "", ""
         rows = max(3, console.height // 3)
         key = (path, console.width, rows)
+        if key not in self.shown and len({shown for shown, _, _ in self.shown} - {path}) >= MAX_PICTURES:
+            return [], "", f"only the first {MAX_PICTURES} pictures of a card are drawn"
         if key not in self.shown:  # once per card and size: kitty keeps the picture, sixel is not re-encoded
             self.shown[key] = self._draw(console, path, rows)
         _, lines, prefix, note = self.shown[key]
@@ -150,9 +176,11 @@ class Pictures:
 
     def _draw(self, console: Any, path: Path, rows: int) -> tuple[Any, list[str], str, str]:
         try:
-            picture = self._renderable(decoded(path))
-            with console.capture() as capture:
-                console.print(_Bounded(picture, rows))
+            with _unasked(self.cell):
+                fit = (console.width * CELL_PIXELS[0], rows * CELL_PIXELS[1])
+                picture = self._renderable(decoded(path, fit))
+                with console.capture() as capture:
+                    console.print(_Bounded(picture, rows))
         except ValueError as error:
             return None, [], "", str(error)
         except Exception as error:  # a third-party decoder on a file from a deck: a note, never a traceback
@@ -174,9 +202,10 @@ class Pictures:
         if not self.asked:
             self.asked = True
             if should_probe(self.setting, self.environ, self.is_terminal):
-                protocol, keys = probe(self.read_fd, self.write_fd, multiplexer(self.environ) == "tmux")
-                if keys:
-                    self.give_back(keys)
+                probed = probe(self.read_fd, self.write_fd, multiplexer(self.environ) == "tmux")
+                if probed.keys:
+                    self.give_back(probed.keys)
+                protocol, self.cell = probed.protocol, probed.cell
                 if protocol == "kitty" and not _kitty_can_draw(console, self.environ):
                     protocol = None
                 self.protocol = protocol
@@ -184,12 +213,6 @@ class Pictures:
 
     def _renderable(self, image: Any) -> Any:
         import logging
-        import sys
-
-        if "textual_image.renderable" not in sys.modules:  # its import asks the terminal again, reading stdin:
-            keys = _waiting(self.read_fd)                    # keys typed by now are the drill's, not replies
-            if keys:
-                self.give_back(keys)
 
         # textual-image logs a traceback when the terminal does not say its cell size; with no handler
         # Python would print it over the drill's screen (it then assumes 10x20 pixels, which is fine)
@@ -213,15 +236,23 @@ def _kitty_can_draw(console: Any, environ: Mapping[str, str]) -> bool:
     return True
 
 
-def _waiting(read_fd: int) -> str:
-    """What the terminal has sent that nobody has read yet, without waiting."""
-    data = b""
-    while select.select([read_fd], [], [], 0)[0]:
-        chunk = os.read(read_fd, 1024)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode("utf-8", "replace")
+@contextlib.contextmanager
+def _unasked(cell: tuple[int, int] | None) -> Any:
+    """textual-image left unable to ask the terminal itself (on import, and for the cell size when the ioctl has
+    no pixels): it reads stdin for 0.1 s, so it ate keys typed meanwhile and tore a slower reply, leaving its
+    digits to the drill as ratings. With no sys.__stdin__ it asks nothing; the cell size is the probe's answer."""
+    saved_stdin = sys.__stdin__
+    added = [name for name in _CELL_VARIABLES if name not in os.environ] if cell else []
+    for name, value in zip(_CELL_VARIABLES, cell or ()):
+        if name in added:
+            os.environ[name] = str(value)
+    sys.__stdin__ = None  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        sys.__stdin__ = saved_stdin  # type: ignore[misc]
+        for name in added:
+            os.environ.pop(name, None)
 
 
 class _Bounded:

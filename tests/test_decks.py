@@ -99,6 +99,8 @@ BAD_DECKS = [
      "emptyreverse.yaml:5: reverse needs an answer: its reverse side asks it"),
     ("blankanswer.md", "<!-- id: a -->\nQ: What?\nA:\n",
      "blankanswer.md:3: missing or empty answer (a)"),
+    ("emptythentext.md", '<!-- id: a -->\nQ: What?\nA: ""\nThe real answer, forgotten below.\n',  # was the answer '""\n...'
+     'emptythentext.md:4: A: "" means no answer, yet text follows; remove the "" or the text'),
     ("emptyq.yaml", "cards:\n  - id: a\n    q: ''\n    a: x\n",
      "emptyq.yaml:3: missing or empty question (q)"),
     ("type.yaml", "cards:\n  - id: a\n    q: [1, 2]\n    a: x\n",

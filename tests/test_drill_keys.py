@@ -271,3 +271,30 @@ def test_a_card_without_images_has_no_image_key(tmp_path: Path, isolated: Path) 
     child.send("o")
     last_screen(child, "This card has no image.")
     quit_drill(child)
+
+
+def test_terminal_replies_are_never_keys_even_split_or_unusual() -> None:
+    """A reply to the picture probe that comes late reaches the key reader: none of its digits may rate a card."""
+    import threading
+
+    from prep.drill import KeyReader
+
+    read_fd, write_fd = os.pipe()
+    reader = KeyReader(read_fd)
+    replies = [b"\x1b_Gi=31;OK\x1b\\", b"\x1b[?62;4;22c", b"\x1b[>1;4000;0c", b"\x1b[6;20;10t",
+               b"\x1b]11;rgb:1111/2222/3333\x07", b"\x1bP1$r0m\x1b\\"]
+    try:
+        for reply in replies:
+            os.write(write_fd, reply)
+            assert reader() == reply.decode()
+        reader.unread("\x1b[?6")  # the probe gave up half-way through a reply; the rest comes later
+        threading.Timer(0.1, os.write, (write_fd, b"2;4c3")).start()
+        assert reader() == "\x1b[?62;4c" and reader() == "3"  # a key typed after it is still a key
+        os.write(write_fd, b"\x1b_Gi=1;O")
+        threading.Timer(0.1, os.write, (write_fd, b"K\x1b\\\x1b[A4")).start()
+        assert [reader(), reader(), reader()] == ["\x1b_Gi=1;OK\x1b\\", "\x1b[A", "4"]
+        os.write(write_fd, b"\x1b")  # a lone Esc is a key once nothing follows
+        assert reader() == "\x1b"
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)

@@ -51,19 +51,19 @@ def terminal(replies: bytes) -> tuple[int, int, int]:
     return keys_read, out_write, out_read
 
 
-def run_probe(replies: bytes, tmux: bool = False) -> tuple[str | None, str, bytes]:
+def run_probe(replies: bytes, tmux: bool = False) -> tuple[str | None, str, bytes, tuple[int, int] | None]:
     read_fd, write_fd, sent_fd = terminal(replies)
     try:
-        protocol, keys = images.probe(read_fd, write_fd, tmux, seconds=0.3)
+        probed = images.probe(read_fd, write_fd, tmux, seconds=0.3)
         os.close(write_fd)
-        return protocol, keys, os.read(sent_fd, 4096)
+        return probed.protocol, probed.keys, os.read(sent_fd, 4096), probed.cell
     finally:
         os.close(read_fd)
         os.close(sent_fd)
 
 
 def test_kitty_is_recognised_and_keys_typed_meanwhile_are_kept() -> None:
-    protocol, keys, sent = run_probe(b"j\x1b_Gi=31;OK\x1b\\k\x1b[?62;22c3")
+    protocol, keys, sent, _ = run_probe(b"j\x1b_Gi=31;OK\x1b\\k\x1b[?62;22c3")
     assert protocol == "kitty"
     assert keys == "jk3"  # before, between and after the replies: none lost
     assert sent.startswith(b"\x1b_Gi=31,") and sent.endswith(b"\x1b[c")
@@ -71,6 +71,13 @@ def test_kitty_is_recognised_and_keys_typed_meanwhile_are_kept() -> None:
 
 def test_sixel_is_recognised_from_the_device_attributes() -> None:
     assert run_probe(b"\x1b[?62;4;22c")[:2] == ("sixel", "")
+
+
+def test_the_cell_size_is_asked_with_the_graphics_so_textual_image_need_not_ask() -> None:
+    protocol, keys, sent, cell = run_probe(b"\x1b[6;20;10t\x1b[?62;4c")
+    assert (protocol, keys, cell) == ("sixel", "", (10, 20))
+    assert b"\x1b[16t" in sent
+    assert run_probe(b"\x1b[6;0;0t\x1b[?62c")[3] is None  # a terminal that does not know: textual-image's default
 
 
 def test_a_terminal_without_graphics() -> None:
@@ -83,7 +90,7 @@ def test_a_terminal_that_never_answers_costs_a_fraction_of_a_second() -> None:
     queries, write_fd = os.pipe()
     try:
         started = time.monotonic()
-        assert images.probe(read_fd, write_fd, seconds=0.3) == (None, "")
+        assert images.probe(read_fd, write_fd, seconds=0.3) == images.Probed(None, "")
         assert time.monotonic() - started < 1
     finally:
         for fd in (read_fd, silent, queries, write_fd):
@@ -162,6 +169,18 @@ def test_a_picture_that_cannot_be_drawn_is_a_note(tmp_path: Path, no_keys: int) 
     pictures = kitty_pictures(no_keys)
     assert pictures.lines(console(), bomb(tmp_path / "bomb.png")) == ([], "", "too many pixels to draw")
     assert pictures.lines(console(), tmp_path / "gone.png") == ([], "", "file not found")
+
+
+def test_many_large_pictures_on_a_card_are_bounded_in_memory_and_count(tmp_path: Path, no_keys: int) -> None:
+    pictures = kitty_pictures(no_keys)
+    paths = [png(tmp_path / f"big{n}.png", (4000, 3000)) for n in range(images.MAX_PICTURES + 2)]  # 36 MB each decoded
+    drawn = [pictures.lines(console(), path) for path in paths]
+    assert all(rows for rows, _, _ in drawn[:images.MAX_PICTURES])
+    assert drawn[-1] == ([], "", f"only the first {images.MAX_PICTURES} pictures of a card are drawn")
+    assert pictures.lines(console(), paths[0])[0]  # a picture already drawn is drawn again on a redraw
+    # what is kept for redraws is what the screen can show, not the file's 12 megapixels
+    assert images.decoded(paths[0], (600, 480)).size == (600, 450)
+    assert images.decoded(png(tmp_path / "small.png"), (600, 480)).size == (40, 20)  # never enlarged
 
 
 def test_pictures_off_draw_nothing_and_ask_nothing(tmp_path: Path) -> None:
@@ -346,3 +365,42 @@ def test_kitty_under_tmux_needs_a_textual_image_that_passes_through(tmp_path: Pa
     finally:
         for fd in (read_fd, write_fd, sent_fd):
             os.close(fd)
+
+
+def slow_terminal(child: pexpect.spawn, delay: float, seconds: float) -> str:
+    """Play a kitty terminal whose every reply takes `delay` seconds (ssh across an ocean), for `seconds`."""
+    seen, pending = "", []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            index = child.expect([QUERY.pattern, r"\x1b\[c", r"\x1b\[16t"], timeout=0.02)
+            seen += child.before + child.after
+            replies = ["\x1b[?62;22c", "\x1b[6;20;10t"]
+            reply = ("\x1b_G" + re.search(r"i=(\d+)", child.after).group(0) + ";OK\x1b\\" if index == 0
+                     else replies[index - 1])
+            pending.append((time.monotonic() + delay, reply))
+        except pexpect.TIMEOUT:
+            pass
+        for due, reply in [item for item in pending if item[0] <= time.monotonic()]:
+            child.send(reply)
+            pending.remove((due, reply))
+    return seen
+
+
+@pytest.mark.parametrize("delay", [0.15, 0.3, 0.8])  # within the probe's wait, and after it
+def test_a_slow_terminals_replies_never_rate_a_card(tmp_path: Path, isolated: Path, delay: float) -> None:
+    decks = tmp_path / "work" / "decks"
+    png(decks / "img" / "dot.png")
+    write(decks / "pics.md", "<!-- id: pic -->\nQ: What colour?\nA: Orange. ![dot](img/dot.png)\n\n---\n\n"
+                             "<!-- id: two -->\nQ: Second?\nA: Yes.\n")
+    child = review(decks, isolated)
+    child.expect("show answer")
+    child.send(" ")  # the picture is in the answer: the terminal is asked with the rating keys live
+    seen = slow_terminal(child, delay, 2.5)
+    child.send("q")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert "saved:" not in child.before and "Reviewed 0 cards." in child.before  # the replies' digits were no keys
+    # asked once, by prep's probe: textual-image's own queries wait 0.1 s, then read a late reply's first
+    # bytes as theirs, leaving its digits to the drill, and eat any key typed meanwhile
+    assert (len(QUERY.findall(seen)), seen.count("\x1b[c"), seen.count("\x1b[16t")) == (1, 1, 1)
