@@ -138,8 +138,8 @@ def anki_interval(intervals: dict[int, float], rating: int, previous: int | None
                   factor: float | None) -> int:
     """The days Anki gives a card entering review with `rating`, from fsrs-rs's unfuzzed `intervals`
     (rating → days). From a review card on a `previous` interval, Hard, Good and Easy each get at
-    least a day more than the button below (fuzzed first), and more than `previous` when FSRS's own
-    interval is longer than it (fuzz never shortens a growing interval); graduating from learning,
+    least a day more than the button below (fuzzed first), and at least `_review_minimum` (fuzz never
+    shortens a growing or steady interval); graduating from learning,
     Easy gets a day more than a fuzzed Good. `factor` (0..1) picks the day in each fuzz range, the
     same for every button as in Anki; None: no fuzz. Anki seeds its factor with its own card id,
     which prep does not have, so the day differs from Anki's within the range by design."""
@@ -153,12 +153,20 @@ def anki_interval(intervals: dict[int, float], rating: int, previous: int | None
     if previous is not None and rating > 1:
         chosen = 0
         for button in range(2, rating + 1):
-            growing = previous + 1 if _round(intervals[button]) > previous else 0
-            chosen = pick(intervals[button], max(growing, chosen + 1))
+            chosen = pick(intervals[button], max(_review_minimum(intervals[button], previous, maximum), chosen + 1))
         return chosen
     if rating == 4:
         return pick(max(1, _round(intervals[4])), pick(intervals[3], 1) + 1)
     return pick(max(1, _round(intervals[rating])), 1)
+
+
+def _review_minimum(interval: float, previous: int, maximum: int) -> int:
+    """The fewest days a passing review of a card on a `previous`-day interval may get (Anki 26.08+):
+    a day more when FSRS's interval grew past it; the same when it did not grow much (`previous` is
+    within the interval's fuzz range), so fuzz never shortens it; else no minimum (it shrank)."""
+    if _round(interval) > previous:
+        return previous + 1
+    return previous if previous <= fuzz_range(interval, 1, maximum)[1] else 0
 
 
 FUZZ_RANGES = ((2.5, 7.0, 0.15), (7.0, 20.0, 0.1), (20.0, float("inf"), 0.05))  # Anki's: start, end, factor

@@ -694,10 +694,10 @@ PREP_CARD = {("prep/prob-pmf", 1): "prob-pmf/rev", ("prep/prob-variance", 0): "p
              ("prep/prob-variance", 1): "prob-variance/c2"}  # (GUID, ordinal) → prep card id; else the GUID's
 ANKI_PLAN = {  # answered in Anki first: (days waited after the card fell due or was last reviewed, rating)
     ("prep/prob-bayes-rule", 0): [(0, 3), (0, 3), (0, 3), (2, 3), (0, 1), (0, 3), (1, 3)],  # a lapse, relearnt that day
-    ("prep/ml-overfitting", 0): [(0, 4), (0, 3), (3, 2)],
+    ("prep/ml-overfitting", 0): [(0, 4), (0, 3), (3, 2), (-3, 3), (-2, 2)],  # then early: 3 and 2 days before due
     ("prep/prob-variance", 1): [(0, 1), (0, 3), (0, 3), (0, 1), (0, 3)],  # Again on a new card, Good minutes later
     ("prep/prob-pmf", 1): [(0, 3)],  # left in a learning step
-    ("prep/ml-sigmoid-code", 0): [(0, 3), (0, 3), (0, 4), (5, 3)],
+    ("prep/ml-sigmoid-code", 0): [(0, 3), (0, 3), (0, 4), (5, 3), (-1, 3)],  # the last a day early
     ("prep/ml-curve", 0): [(0, 1), (0, 4)],  # Easy minutes after Again: a day past Good's interval
 }
 BACK = 400  # days the Anki reviews are moved into the past, to leave room for prep's and Anki's later ones

@@ -73,3 +73,17 @@ def test_the_same_card_and_review_get_the_same_interval_in_a_preview_and_a_repla
     assert first.due.hour == config.day_starts_at and first.due.minute == 0  # due when its day starts
     others = {scheduler.anki_review(engine, config, state, f"card-{n}", 3, later).due for n in range(30)}
     assert len(others) > 1  # the fuzz spreads cards reviewed alike
+
+
+# Anki's own unit test (rslib/src/scheduler/states/fuzz.rs, 26.08+): interval, previous → the minimum
+@pytest.mark.parametrize("interval, previous, minimum", [(2.7269483, 4, 4), (2.7269483, 5, 0), (4.591988, 4, 5)])
+def test_the_review_minimum_is_anki_s(interval: float, previous: int, minimum: int) -> None:
+    assert scheduler._review_minimum(interval, previous, 36500) == minimum
+
+
+def test_an_interval_that_barely_shrank_is_kept_not_fuzzed_shorter() -> None:
+    """An early review: FSRS gives 162.9 days to a card on 164; Anki keeps 164, with or without fuzz."""
+    intervals = {1: 20.0, 2: 150.0, 3: 162.9, 4: 190.0}
+    assert scheduler.anki_interval(intervals, 3, 164, 36500, None) == 164
+    assert days_possible(intervals, 3, previous=164)[0] >= 164
+    assert days_possible(intervals, 2, previous=164) == scheduler.fuzz_range(150.0)  # 164 is past Hard's reach
