@@ -502,13 +502,18 @@ def _media_tags(text: str, media: "MediaCopier", warnings: list[str], where: str
         return text
     out: list[str] = []
     position = 0
+    dropped = {"audio": 0, "video": 0}  # elements whose file is missing: their closing tags go too
     for start, end in _tags(text):
         name = TAG_NAME.match(text, start, end)
         tag = name.group(2).lower() if name else ""
         if tag not in ("audio", "video", "source", "a"):
             continue
         if name.group(1):  # a closing tag
-            if tag != "a":
+            if dropped.get(tag):
+                dropped[tag] -= 1
+                out.append(text[position:start])
+                position = end
+            elif tag != "a":
                 out += [text[position:start], keep(text[start:end])]
                 position = end
             continue
@@ -522,6 +527,8 @@ def _media_tags(text: str, media: "MediaCopier", warnings: list[str], where: str
         target = media.file(html.unescape(found.group(1)), what, warnings, where)
         if target is None:
             replacement = "<a>" if tag == "a" else ""
+            if tag in dropped:
+                dropped[tag] += 1
         else:
             replacement = text[start:found.start(1)] + html.escape(target) + text[found.end(1):end]
         out += [text[position:start], replacement if tag == "a" else keep(replacement)]

@@ -1044,3 +1044,13 @@ def test_empty_backs_sound_and_linked_media_come_back_to_anki(tmp_path: Path, is
     assert {(n.q, n.a) for n in decks.load(again).notes} == first
     assert sorted(p.name for p in (again / "media").iterdir()) == sorted(
         p.name for p in (into / "media").iterdir() if p.suffix != ".pdf")
+
+
+def test_an_audio_or_video_element_whose_file_is_missing_leaves_no_stray_closing_tag(tmp_path: Path) -> None:
+    from prep import anki_import
+
+    warnings: list[str] = []
+    convert = lambda html: anki_import.html_to_markdown(html, anki_import.MediaCopier(tmp_path), warnings, "note n")
+    assert convert('<video controls src="gone.mp4">no video here</video> after') == "no video here after"
+    assert convert('<audio src="a.mp3"></audio> and <audio src="b.mp3"></audio> x') == "and  x"  # spacing as it was
+    assert len(warnings) == 3 and all("is not in the package; left out" in w for w in warnings)
