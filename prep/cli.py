@@ -877,8 +877,10 @@ def search(text: str, deck: str | None, tag: str | None, flag_colour: str | None
         marks = (" " + " ".join(f"[{finding.flag_name(flagged[c])}]" for c in item.card_ids)
                  if flagged is not None else "")
         click.echo(sanitize.visible(f"{item.note.id}  {item.note.deck}{marks}  {_one_line(item.first_line)}"))
-    what = (f"'{text}'" if text else "") + (" and " if text and flag_colour else "") + \
-        (f"the {flag_colour} flag" if flag_colour not in (None, "any") else "a flag" if flag_colour else "")
+    wanted = [f"'{text}'"] if text else []
+    if flag_colour is not None:
+        wanted.append("a flag" if flag_colour == "any" else f"the {flag_colour} flag")
+    what = " and ".join(wanted)
     click.echo(sanitize.visible(f"{len(found)} note{' matches' if len(found) == 1 else 's match'} {what}."),
                err=not found)
     if not found:

@@ -65,6 +65,17 @@ def test_a_coding_card_editor_gets_the_terminal_as_the_drill_found_it(tmp_path: 
     child.expect(pexpect.EOF)
 
 
+def reveal_then_quit(child: pexpect.spawn, rate: bool = False) -> None:
+    """Show the answer, rate it Good when asked (one key: the drill's own mode is back), then quit."""
+    child.send(" ")
+    child.expect("1-4: rate")
+    if rate:
+        child.send("3")
+        child.expect("saved: Good")
+    child.send("q")
+    child.expect(pexpect.EOF)
+
+
 # An editor that, as vim does, takes Ctrl-C as a key of its own (it leaves insert mode) and goes on.
 CTRL_C_EDITOR = ("import signal, sys\n"
                  "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
@@ -83,12 +94,7 @@ def test_ctrl_c_in_the_editor_is_the_editors_and_neither_ends_the_drill_nor_kill
     child.sendcontrol("c")
     child.sendline("my answer")
     child.expect("typed my answer")  # the editor finished and the drill shows what it wrote
-    child.send(" ")
-    child.expect("1-4: rate")
-    child.send("3")
-    child.expect("saved: Good")
-    child.send("q")
-    child.expect(pexpect.EOF)
+    reveal_then_quit(child, rate=True)
 
 
 # An editor that dies before it restores the terminal: left in raw mode (no signals, no output processing).
@@ -107,10 +113,7 @@ def test_the_drill_gets_its_own_mode_back_after_an_editor_left_the_terminal_raw(
     child.send("t")
     child.expect("an answer")
     assert termios.tcgetattr(child.child_fd) == drills_mode  # Ctrl-Z works, lines start at the left again
-    child.send(" ")
-    child.expect("1-4: rate")
-    child.send("q")
-    child.expect(pexpect.EOF)
+    reveal_then_quit(child)
 
 
 # An editor that waits for a line, so that Ctrl-Z comes while it runs, and then shows its terminal's mode.
