@@ -80,7 +80,17 @@ class Session:
     mode: str = "review"
 
     def __post_init__(self) -> None:
-        now = self.clock()
+        self.loaded: dict[str, Card] = {}
+        self.skipped_now: set[str] = set()
+        self.front: list[str] = []  # cards put back by undo, shown next
+        self.previewed: Preview | None = None
+        # siblings of a card shown or rated today wait for tomorrow (learning cards excepted, as in Anki)
+        self.bury_siblings = self.config.bury_siblings and self.queue is None  # a chosen queue (cram, mock) is drilled as chosen
+        self._begin_day(self.clock())
+
+    def _begin_day(self, now: datetime) -> None:
+        """The review day holding `now`: its queues, what is left of its limits, its buried siblings.
+        Run again when a session goes on past the day boundary, as Anki rebuilds its queues then."""
         self.day_start, self.day_end = day_bounds(now, self.config.day_starts_at)
         self.day = review_day(now, self.config.day_starts_at)
         self.states = self.store.states()
@@ -90,7 +100,6 @@ class Session:
         self.new_left = max(0, self.config.new_per_day - new_today)
         self.reviews_left = max(0, self.config.reviews_per_day - reviews_today)
         self.in_scope = set(self.card_ids)
-        self.loaded: dict[str, Card] = {}
         self.new: list[str] = []
         self.due_reviews: list[str] = []
         self.learning: set[str] = set()
@@ -121,13 +130,8 @@ class Session:
             self.reviews_left, self.new_left = len(self.due_reviews), 0
         elif deadline.interview_moment(self.plan, now) is not None:
             self._deadline_queue(now, skipped)
-        self.skipped_now: set[str] = set()
-        self.front: list[str] = []  # cards put back by undo, shown next
-        # siblings of a card shown or rated today wait for tomorrow (learning cards excepted, as in Anki)
-        self.bury_siblings = self.config.bury_siblings and self.queue is None  # a chosen queue (cram, mock) is drilled as chosen
         self.shown: set[str] = self.store.reviewed_since(self.day_start) if self.bury_siblings else set()
         self.shown_notes = {note_of(card_id) for card_id in self.shown}
-        self.previewed: Preview | None = None
 
     @cached_property
     def scheduler(self) -> fsrs.Scheduler:
@@ -150,6 +154,11 @@ class Session:
     def next_card(self) -> Card | None:
         """The card to show now, or None when the session is over."""
         self.previewed = None
+        if self.queue is None and (now := self.clock()) >= self.day_end:
+            # The day rolled over during the session: the new day's cards follow, and cards skipped
+            # or buried until tomorrow come back (cards gone from the decks, never loaded, stay out).
+            self.skipped_now = {card_id for card_id in self.skipped_now if card_id not in self.loaded}
+            self._begin_day(now)
         while True:
             card_id = self._next_id()
             if card_id is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import gc
+import os
 import shutil
 import sqlite3
 from contextlib import closing
@@ -23,7 +25,10 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PREP_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("PREP_DECKS", raising=False)
     monkeypatch.delenv("PREP_NOW", raising=False)
-    monkeypatch.setenv("TZ", "UTC")
+    # PREP_TEST_TZ runs the suite in another zone; "rollover" in one where each test starts two
+    # seconds before the 04:00 day boundary (a stress run for code on the real clock).
+    zone = os.environ.get("PREP_TEST_TZ", "UTC")
+    monkeypatch.setenv("TZ", zone_before_rollover(2) if zone == "rollover" else zone)
     time.tzset()
     work = tmp_path / "work"
     work.mkdir()
@@ -40,6 +45,23 @@ def decks_dir(tmp_path: Path) -> Path:
     target = tmp_path / "work" / "decks"
     shutil.copytree(DATA / "decks", target)
     return target
+
+
+@functools.lru_cache(maxsize=None)  # one zone for the whole run: local time never jumps back mid-test
+def daytime_zone() -> str:
+    """A zone whose local time now is about noon, far from the 04:00 day boundary: for tests on the real
+    clock that assume no day rolls over while they run (the rollover itself has tests of its own)."""
+    from datetime import datetime, timezone
+
+    ahead = 12 - datetime.now(timezone.utc).hour  # hours ahead of UTC, -11 to 12
+    return "UTC" if ahead == 0 else f"Etc/GMT{-ahead:+d}"  # Etc/GMT names count the other way
+
+
+def zone_before_rollover(seconds: int) -> str:
+    """A POSIX zone whose local time now is `seconds` before 04:00, prep's default day boundary."""
+    offset = int(time.time() % 86_400 - (4 * 3600 - seconds))  # UTC minus local time, in seconds
+    sign, offset = ("+" if offset >= 0 else "-"), abs(offset)
+    return f"ROLL{sign}{offset // 3600}:{offset % 3600 // 60:02d}:{offset % 60:02d}"
 
 
 def write(path: Path, text: str) -> Path:

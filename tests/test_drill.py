@@ -22,14 +22,19 @@ from click.testing import CliRunner
 from prep.cli import cli
 from prep.scheduler import format_interval
 from prep.store import from_ms
-from tests.conftest import NOW, write, query
+from tests.conftest import NOW, daytime_zone, query, write, zone_before_rollover
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
-def spawn(decks_dir: Path, home: Path, *args: str, now: str | None = NOW) -> pexpect.spawn:
+def zone_for(now: str | None) -> str:
+    """UTC on a pinned clock; on the real clock a zone where no day rolls over during the test."""
+    return "UTC" if now is not None else daytime_zone()
+
+
+def spawn(decks_dir: Path, home: Path, *args: str, now: str | None = NOW, zone: str | None = None) -> pexpect.spawn:
     """`prep review` in a pseudo-terminal; `now=None` runs it on the real clock."""
-    env = dict(os.environ, PREP_HOME=str(home), TERM="xterm", COLUMNS="100", TZ="UTC")
+    env = dict(os.environ, PREP_HOME=str(home), TERM="xterm", COLUMNS="100", TZ=zone or zone_for(now))
     env.pop("PREP_NOW", None)
     if now is not None:
         env["PREP_NOW"] = now
@@ -58,7 +63,7 @@ def plain_decks(tmp_path: Path, count: int) -> Path:
 
 
 def prep(home: Path, cwd: Path, *args: str, now: str | None = NOW) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PREP_HOME=str(home), TZ="UTC")
+    env = dict(os.environ, PREP_HOME=str(home), TZ=zone_for(now))
     env.pop("PREP_NOW", None)
     if now is not None:
         env["PREP_NOW"] = now
@@ -271,6 +276,33 @@ def test_the_interval_on_the_button_is_the_interval_stored(tmp_path: Path, isola
     if now is None:
         times = [at for _, at, _ in rows]
         assert times == sorted(times) and times[-1] - times[0] > 5000  # the clock moved on between ratings
+
+
+def test_a_drill_going_on_past_the_day_boundary_shows_the_new_days_cards(tmp_path: Path, isolated: Path) -> None:
+    """On the real clock, a session started seconds before 04:00 with two new cards a day: the card
+    rated after the boundary is followed by the new day's cards (a second new one, then the learning
+    step begun before the boundary), not by the end of the drill."""
+    decks = plain_decks(tmp_path, 4)
+    child = spawn(decks, isolated, "--new", "2", now=None, zone=zone_before_rollover(6))
+    started = time.monotonic()
+    assert "Question 0?" in screen(child, "show answer")
+    child.send(" ")
+    screen(child, "1-4: rate")
+    child.send("3")  # before the boundary: Good, a 10-minute step into the next day
+    assert "Question 1?" in screen(child, "show answer")
+    assert time.monotonic() - started < 5.5, "too slow to rate before the day boundary"
+    time.sleep(max(0.0, 6.5 - (time.monotonic() - started)))  # the day rolls over while the card is shown
+    child.send(" ")
+    screen(child, "1-4: rate")
+    child.send("4")
+    assert "Question 2?" in screen(child, "show answer")
+    child.send(" ")
+    screen(child, "1-4: rate")
+    child.send("4")
+    assert "Question 0?" in screen(child, "show answer")  # the step, within the 20 minutes shown ahead
+    child.send("q")
+    child.expect(pexpect.EOF)
+    assert query(isolated / "prep.db", "SELECT card_id FROM reviews ORDER BY id") == [("q0",), ("q1",), ("q2",)]
 
 
 def test_the_last_action_stays_on_the_next_cards_screen(decks_dir: Path, no_fuzz: Path) -> None:

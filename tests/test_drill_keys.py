@@ -15,12 +15,12 @@ from pathlib import Path
 import pexpect
 
 from tests.conftest import NOW, query, write
-from tests.test_drill import ANSI, CLOCKS, last_screen, plain_decks, screen, spawn
+from tests.test_drill import ANSI, CLOCKS, last_screen, plain_decks, screen, spawn, zone_for
 
 
 def env_for(home: Path, now: str | None, **extra: str) -> dict[str, str]:
     """`prep review`'s environment without COLUMNS, so the terminal's own size is the width."""
-    env = dict(os.environ, PREP_HOME=str(home), TERM="xterm", TZ="UTC", **extra)
+    env = dict(os.environ, PREP_HOME=str(home), TERM="xterm", TZ=zone_for(now), **extra)
     for name in ("PREP_NOW", "COLUMNS", "LINES"):
         env.pop(name, None)
     if now is not None:

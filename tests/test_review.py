@@ -99,6 +99,24 @@ def test_suspended_cards_are_not_shown(tmp_path: Path) -> None:
         assert session(store, cards).next_card().id == "c1"
 
 
+def test_a_session_going_on_past_the_day_boundary_begins_the_new_day(tmp_path: Path) -> None:
+    """Started at 03:59 (the day ends at 04:00): once the clock passes the boundary, the new day's new
+    cards, its learning card due 04:09 and the card skipped "until tomorrow" come in the same session."""
+    cards = make_decks(tmp_path / "decks", 5)
+    moment = [NOW.replace(hour=3, minute=59)]
+    with Store(tmp_path / "p.db") as store:
+        s = Session(store, [card.id for card in cards], {card.id: card for card in cards}.get,
+                    Config(enable_fuzzing=False, new_per_day=2), lambda: moment[0])
+        s.rate(s.next_card(), 3)  # Good on a new card: its 10-minute step ends after the boundary
+        s.skip(s.next_card())
+        s.rate(s.next_card(), 4)
+        assert s.next_card() is None  # the old day has no new cards left and the step is tomorrow's
+        moment[0] = NOW.replace(hour=4, minute=10)
+        shown = drain(s)
+        assert shown[:3] == ["c0", "c1", "c3"] and "c4" not in shown  # the step, the skipped card, one new
+        assert s.done == 2 + len(shown) and s.new_left == 0
+
+
 def sibling_decks(root: Path) -> list:
     """A reverse note (2 cards), a cloze note with three deletions and a plain card."""
     write(root / "s.yaml", "cards:\n"
