@@ -26,9 +26,11 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("PREP_DECKS", raising=False)
     monkeypatch.delenv("PREP_NOW", raising=False)
     # PREP_TEST_TZ runs the suite in another zone; "rollover" in one where each test starts two
-    # seconds before the 04:00 day boundary (a stress run for code on the real clock).
+    # seconds before the 04:00 day boundary, "midnight" two seconds before the date changes (stress
+    # runs for code on the real clock).
     zone = os.environ.get("PREP_TEST_TZ", "UTC")
-    monkeypatch.setenv("TZ", zone_before_rollover(2) if zone == "rollover" else zone)
+    stress = {"rollover": lambda: zone_before_rollover(2), "midnight": lambda: zone_before_rollover(2, hour=0)}
+    monkeypatch.setenv("TZ", stress[zone]() if zone in stress else zone)
     time.tzset()
     work = tmp_path / "work"
     work.mkdir()
@@ -37,6 +39,13 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # Collect now, so a connection a test left open is reported against that test (Python 3.13
     # warns when one is garbage collected) rather than against whichever test runs when gc does.
     gc.collect()
+
+
+@pytest.fixture
+def utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For tests whose expected values are wall-clock times in UTC: UTC even under PREP_TEST_TZ."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
 
 
 @pytest.fixture
@@ -57,9 +66,10 @@ def daytime_zone() -> str:
     return "UTC" if ahead == 0 else f"Etc/GMT{-ahead:+d}"  # Etc/GMT names count the other way
 
 
-def zone_before_rollover(seconds: int) -> str:
-    """A POSIX zone whose local time now is `seconds` before 04:00, prep's default day boundary."""
-    offset = int(time.time() % 86_400 - (4 * 3600 - seconds))  # UTC minus local time, in seconds
+def zone_before_rollover(seconds: int, hour: int = 4) -> str:
+    """A POSIX zone whose local time now is `seconds` before 04:00, prep's default day boundary (or
+    before another `hour`: 0 for the change of date)."""
+    offset = int(time.time() % 86_400 - (hour * 3600 - seconds))  # UTC minus local time, in seconds
     sign, offset = ("+" if offset >= 0 else "-"), abs(offset)
     return f"ROLL{sign}{offset // 3600}:{offset % 3600 // 60:02d}:{offset % 60:02d}"
 

@@ -103,7 +103,7 @@ def test_the_daily_budget_cuts_the_ordered_queue(tmp_path: Path) -> None:
         assert drawn(s) == ["c2", "c1"]  # the strong card, due first, is the one the budget leaves out
 
 
-def test_the_last_two_days_sweep_the_lowest_recall_cards_due_or_not(tmp_path: Path) -> None:
+def test_the_last_two_days_sweep_the_lowest_recall_cards_due_or_not(tmp_path: Path, utc: None) -> None:
     cards = make_decks(tmp_path / "decks", 4)
     three_days = MOMENT - timedelta(days=3)
     last_days = MOMENT - timedelta(days=1, hours=12)

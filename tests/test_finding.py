@@ -58,8 +58,9 @@ def test_show_prints_both_sides_file_line_and_the_review_history(decks_dir: Path
     output = run("show", "prob-bayes-rule").output
     for text in ("prob-bayes-rule  (basic note prob-bayes-rule)", "deck: Math::Probability",
                  "file: decks/math/probability.yaml:4", "tags: probability, easy", "; suspended (manual)",
-                 "State Bayes' rule.", "P(A | B) = (P(B | A) P(A))/P(B)", "2 reviews, 0 lapses:", "2026-02-27 10:00  Good",
-                 "2026-03-01 10:00  Again"):
+                 "State Bayes' rule.", "P(A | B) = (P(B | A) P(A))/P(B)", "2 reviews, 0 lapses:",
+                 f"{(NOW - timedelta(days=3)).astimezone():%Y-%m-%d %H:%M}  Good",  # in local time
+                 f"{(NOW - timedelta(days=1)).astimezone():%Y-%m-%d %H:%M}  Again"):
         assert text in output, text
     assert output.index("State Bayes' rule.") < output.index("P(A | B)") < output.index("2 reviews")
     data = json.loads(run("show", "prob-variance", "--json").output)  # a cloze note's id: each of its cards

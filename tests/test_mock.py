@@ -186,7 +186,7 @@ def test_a_mock_through_a_terminal_logs_reviews_and_history(tmp_path: Path, isol
     result = CliRunner().invoke(cli, ["mock", "--history"], catch_exceptions=False)
     assert result.exit_code == 0
     lines = result.output.splitlines()
-    assert lines[0].startswith("2026-03-02 10:00  2 questions in ") and "design 50% (1) · behavioural 100% (1)" in lines[0]
+    assert lines[0].startswith(f"{NOW.astimezone():%Y-%m-%d %H:%M}  2 questions in ")  # local time and "design 50% (1) · behavioural 100% (1)" in lines[0]
     assert re.match(r"  time per question: \d+s, \d+s \(mean \d+s\)$", lines[1]), lines[1]
 
 

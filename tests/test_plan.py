@@ -51,7 +51,7 @@ def run_plan(*extra: str) -> dict:
     return run_plan_on("2026-03-20", *extra)
 
 
-def test_readiness_matches_fsrs_retrievability(decks_dir: Path, isolated: Path) -> None:
+def test_readiness_matches_fsrs_retrievability(decks_dir: Path, isolated: Path, utc: None) -> None:
     build(paths.database_path())
     data = run_plan()
     decks = {d["deck"]: d for d in data["decks"]}

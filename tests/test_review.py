@@ -99,7 +99,7 @@ def test_suspended_cards_are_not_shown(tmp_path: Path) -> None:
         assert session(store, cards).next_card().id == "c1"
 
 
-def test_a_session_going_on_past_the_day_boundary_begins_the_new_day(tmp_path: Path) -> None:
+def test_a_session_going_on_past_the_day_boundary_begins_the_new_day(tmp_path: Path, utc: None) -> None:
     """Started at 03:59 (the day ends at 04:00): once the clock passes the boundary, the new day's new
     cards, its learning card due 04:09 and the card skipped "until tomorrow" come in the same session."""
     cards = make_decks(tmp_path / "decks", 5)

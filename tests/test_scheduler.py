@@ -70,7 +70,8 @@ def test_the_same_card_and_review_get_the_same_interval_in_a_preview_and_a_repla
     later = start + timedelta(days=9)
     first = scheduler.anki_review(engine, config, state, "c", 3, later)
     assert scheduler.anki_review(engine, config, state, "c", 3, later) == first
-    assert first.due.hour == config.day_starts_at and first.due.minute == 0  # due when its day starts
+    local_due = first.due.astimezone()  # due when its day starts, in local time
+    assert local_due.hour == config.day_starts_at and local_due.minute == 0 and local_due.second == 0
     others = {scheduler.anki_review(engine, config, state, f"card-{n}", 3, later).due for n in range(30)}
     assert len(others) > 1  # the fuzz spreads cards reviewed alike
 
