@@ -755,6 +755,7 @@ def import_with_scheduling(path: Path, package: Path):
 
 
 NO_FUZZ = "ANKI_TEST_MODE"  # read once per process by Anki: its fuzz off (and its clock 2 h back from 02:00 to 04:00)
+OWN_ZONE = "PREP_TEST_ZONE"  # the local zone of a process of its own: Anki reads the zone once per process
 
 
 @pytest.mark.parametrize("fuzz", [True, False], ids=["fuzz", "no-fuzz"])
@@ -770,11 +771,549 @@ def test_reviews_in_anki_then_prep_then_anki_keep_one_memory_state(decks_dir: Pa
     import sys
     from datetime import timedelta
 
-    if fuzz == (NO_FUZZ in os.environ):
-        pytest.skip("Anki's fuzz is off in this process" if fuzz else "runs in a process of its own")
-    # Same-day reviews are spread by moving earlier ones back minutes after Anki answered them: no day
-    # may roll over in that span, or the moved log would tell a story Anki's live answers did not see.
-    monkeypatch.setenv("TZ", os.environ.get("PREP_TEST_ZONE") or daytime_zone())
+    if OWN_ZONE not in os.environ or fuzz == (NO_FUZZ in os.environ):
+        pytest.skip("runs in a process of its own (see the test below)")
+    monkeypatch.setenv("TZ", os.environ[OWN_ZONE])
+    time.tzset()
+
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    from prep import clock
+    from prep.config import Config
+    from prep.review import Session
+    from prep.store import Store
+
+    fuzzing = ("--set", f"enable_fuzzing={str(fuzz).lower()}")
+    out = tmp_path / "prep.apkg"
+    assert run("export", "-o", str(out)).exit_code == 0
+    phone = tmp_path / "phone.anki2"
+    col = Collection(str(phone))
+    try:
+        col.set_config("fsrs", True)
+        col.load_balancer_enabled = fuzz  # without fuzz Anki would still move a due to a lighter day
+        col.import_anki_package(ImportAnkiPackageRequest(package_path=str(out),
+                                                         options=ImportAnkiPackageOptions(with_scheduling=False)))
+        anki = AnkiReviews(col, fuzz)
+        cards = anki_cards_of(col)
+        for key, plan in ANKI_PLAN.items():
+            for wait, rating in plan:
+                anki.wait(cards[key].id, wait)
+                anki.answer(cards[key].id, rating)
+            anki.age(cards[key].id, BACK)
+        first_day = clock.review_date(clock.now() - timedelta(days=BACK + 12), 4)  # before the first Anki review
+        theirs = {key: col.get_card(cards[key].id) for key in ANKI_PLAN}
+        allowed = {key: anki.allowed.get(cards[key].id) for key in ANKI_PLAN}
+        today = col.sched.today
+    finally:
+        col.close()
+    result = run("sync-anki", str(phone), *fuzzing)
+    assert result.output.startswith(f"Merged {sum(map(len, ANKI_PLAN.values()))} reviews on {len(ANKI_PLAN)} cards")
+    with Store(paths.database_path()) as store:  # 1. after reviews in Anki
+        for key, anki_card in theirs.items():
+            assert_same_state(store.state(PREP_CARD.get(key, key[0][5:])), anki_card, allowed[key], today, key)
+
+        config = Config(enable_fuzzing=fuzz)  # 2. reviews in prep, through the drill's session: preview, then rate
+        by_id = {card.id: card for card in decks.load(decks_dir).cards()}
+        for day, reviews in PREP_PLAN.items():
+            for minutes, card_id, rating in reviews:
+                moment = clock.start_of(first_day + timedelta(days=day), 4) + timedelta(hours=6, minutes=minutes)
+                session = Session(store, list(by_id), by_id.get, config, lambda m=moment: m, queue=[card_id])
+                card = session.next_card()
+                assert card is not None and card.id == card_id
+                shown = session.preview(card)[rating]
+                after = session.rate(card, rating)
+                assert after.due - moment == shown, card_id  # the interval shown is the one stored
+        ours = {key: store.state(PREP_CARD.get(key, key[0][5:])) for key in LAST_PLAN}
+    progress = tmp_path / "progress.apkg"
+    assert run("export", "--with-progress", "-o", str(progress), *fuzzing).exit_code == 0
+    tablet = tmp_path / "tablet.anki2"
+    col = import_with_scheduling(tablet, progress)
+    try:
+        col.load_balancer_enabled = fuzz
+        cards = anki_cards_of(col)
+        for key, state in ours.items():  # Anki replaying the whole log itself gives prep's state
+            if state is None:
+                continue
+            replayed = col._backend.compute_memory_state(cards[key].id)
+            assert abs(state.stability - replayed.state.stability) <= 0.05 * replayed.state.stability, key
+            assert abs(state.difficulty - replayed.state.difficulty) <= 0.5, key
+            if int(state.state) == 2:  # and the package brought prep's due day across
+                assert cards[key].due - col.sched.today == clock.elapsed_days(clock.now(), state.due, 4), key
+        anki = AnkiReviews(col, fuzz)  # 3. more reviews in Anki, now
+        for key, ratings in LAST_PLAN.items():
+            for n, rating in enumerate(ratings):
+                if n:
+                    time.sleep(1.01)  # a second apart: reviews within one are taken as one logged twice
+                anki.answer(cards[key].id, rating)
+        theirs = {key: col.get_card(cards[key].id) for key in LAST_PLAN}
+        allowed = {key: anki.allowed.get(cards[key].id) for key in LAST_PLAN}
+        for key, card in theirs.items():  # Anki's state after these equals Anki's replay of the whole log
+            replayed = col._backend.compute_memory_state(card.id)
+            assert abs(card.memory_state.stability - replayed.state.stability) <= 0.05 * replayed.state.stability, key
+            assert abs(card.memory_state.difficulty - replayed.state.difficulty) <= 0.5, key
+        today = col.sched.today
+    finally:
+        col.close()
+    result = run("sync-anki", str(tablet), *fuzzing)
+    assert result.output.startswith(f"Merged {sum(map(len, LAST_PLAN.values()))} reviews on {len(LAST_PLAN)} cards")
+    with Store(paths.database_path()) as store:  # 4. back in prep
+        for key, anki_card in theirs.items():
+            assert_same_state(store.state(PREP_CARD.get(key, key[0][5:])), anki_card, allowed[key], today, key)
+    doctor = run("doctor", "--no-repair", *fuzzing)
+    assert doctor.exit_code == 0 and "replay" not in doctor.output, doctor.output
+
+
+@pytest.mark.parametrize("fuzz", [True, False], ids=["fuzz", "no-fuzz"])
+def test_the_interleaved_case_runs_in_a_process_of_its_own(tmp_path: Path, fuzz: bool) -> None:
+    """The test above runs in a process of its own, for two reasons. Anki reads the local zone once per
+    process, and the test needs a zone where local time is about noon: same-day reviews are spread by
+    moving earlier ones back minutes after Anki answered them, so no day may roll over in that span, or
+    the moved log would tell a story Anki's live answers did not see. And Anki turns its fuzz off only for
+    a whole process (ANKI_TEST_MODE), whose clock shift (02:00-04:00) is then not due either."""
+    import os
+    import subprocess
+    import sys
+
+    if OWN_ZONE in os.environ:
+        pytest.skip("already in it")
+    env = {**os.environ, OWN_ZONE: daytime_zone()}
+    env.pop(NO_FUZZ, None)
+    if not fuzz:
+        env[NO_FUZZ] = "1"
+    name = f"test_reviews_in_anki_then_prep_then_anki_keep_one_memory_state[{'fuzz' if fuzz else 'no-fuzz'}]"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::{name}"],
+                            env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("field_html, markdown", ANKI_HTML)
+def test_anki_html_becomes_markdown_that_renders_the_same_text(tmp_path: Path, field_html: str,
+                                                               markdown: str) -> None:
+    from prep import anki_import, export
+
+    media = anki_import.MediaCopier(tmp_path)
+    media.begin(Path("media"))
+    converted = anki_import.convert_html(field_html, media, [], "note")
+    assert converted == markdown
+    rendered = export.to_html(converted, tmp_path / "deck.yaml", export.MediaSet(tmp_path))
+    assert visible(rendered) == visible(field_html)
+
+
+def add_note(col, model: str, deck: str, tags: list[str] | None = None, **fields: str):
+    note = col.new_note(col.models.by_name(model))
+    for name, value in fields.items():
+        note[name.replace("_", " ")] = value
+    note.tags = tags or []
+    col.add_note(note, col.decks.id(deck))
+    return note
+
+
+def rich_collection(path: Path) -> None:
+    """Several note types (one with a third field), divs, non-breaking spaces and an Image Occlusion note."""
+    from anki.collection import Collection
+
+    col = Collection(str(path))
+    add_vocab_model(col)
+    add_note(col, "Basic", "Stats", ["bayes"], Front="Bayes: <b>theorem</b>&nbsp;say?",
+             Back="<div>Posterior = likelihood</div><div>&nbsp; × prior</div>")
+    add_note(col, "Basic (and reversed card)", "Stats", Front="PMF", Back="probability mass function")
+    add_note(col, "Cloze", "Stats::Cloze", Text="{{c1::Softmax}} maps logits", Back_Extra="<i>max</i> first")
+    add_note(col, "Vocab+", "Vocab", Word="gradient", hint="calculus", Meaning="partial derivatives")
+    col.media.write_data("occluded.png", b"\x89PNG\r\n\x1a\nocclusion")
+    add_note(col, "Image Occlusion", "Stats", Occlusion="{{c1::image-occlusion:rect:left=.1:top=.1:width=.2:height=.2}}",
+             Image='<img src="occluded.png">')
+    col.close()
+
+
+def test_image_occlusion_is_skipped_without_its_media(tmp_path: Path, isolated: Path) -> None:
+    rich_collection(tmp_path / "rich.anki2")
+    package = export_package(tmp_path / "rich.anki2", tmp_path / "rich.apkg")
+    into = tmp_path / "decks" / "rich"
+    result = run("import", str(package), "--into", str(into))
+    assert result.exit_code == 0, result.output
+    assert "Image Occlusion notes cannot be drilled in prep; skipped" in result.output
+    assert "Imported 4 notes" in result.output
+    assert not [p for p in into.rglob("*") if p.suffix == ".png"]
+    loaded = decks.load(into)
+    assert loaded.problems == [] and len(loaded.notes) == 4
+    bayes = next(n for n in loaded.notes if n.q.startswith("Bayes"))
+    assert (bayes.q, bayes.a) == ("Bayes: **theorem**\xa0say?", "Posterior = likelihood<br>\n&nbsp; × prior")
+
+
+def anki_notes(path: Path) -> dict[str, tuple[str, list[str]]]:
+    from anki.collection import Collection
+
+    col = Collection(str(path))
+    try:
+        return {col.get_note(n).guid: (col.get_note(n).note_type()["name"], list(col.get_note(n).fields))
+                for n in col.find_notes("")}
+    finally:
+        col.close()
+
+
+def test_notes_from_anki_keep_their_guid_and_go_back_without_duplicates(tmp_path: Path, isolated: Path) -> None:
+    """Anki → .apkg → prep import → prep export → the same collection: no new note, not one."""
+    source = tmp_path / "mine.anki2"
+    rich_collection(source)
+    before = anki_notes(source)
+    package = export_package(source, tmp_path / "mine.apkg")
+    into = tmp_path / "decks" / "mine"
+    assert run("import", str(package), "--into", str(into)).exit_code == 0
+    loaded = decks.load(into)
+    assert loaded.problems == []
+    assert {n.guid for n in loaded.notes} <= set(before) and all(n.guid for n in loaded.notes)
+    assert "guid:" in (into / "stats.yaml").read_text(encoding="utf-8")
+    out = tmp_path / "back.apkg"
+    assert run("export", "--decks", str(into), "-o", str(out)).exit_code == 0
+    log = import_log(source, out)
+    assert len(log.new) == 0 and len(log.updated) == 0 and len(log.conflicting) == 0  # Anki's own time kept
+    assert len(anki_notes(source)) == len(before)
+    vocab = into / "vocab.yaml"  # an edit in prep reaches the very note, in its own note type and fields
+    vocab.write_text(vocab.read_text(encoding="utf-8").replace("calculus", "multivariable calculus"),
+                     encoding="utf-8")
+    assert run("export", "--decks", str(into), "-o", str(out)).exit_code == 0
+    log = import_log(source, out)
+    assert (len(log.new), len(log.updated), len(log.conflicting)) == (0, 1, 0)
+    after = anki_notes(source)
+    assert len(after) == len(before)
+    (model, fields), = [value for value in after.values() if value[0] == "Vocab+"]
+    assert [visible(f) for f in fields] == ["gradient", "multivariable calculus", "partial derivatives"]
+
+
+@pytest.mark.parametrize("kind", ["legacy", "modern", "colpkg"])
+def test_every_package_format_gives_the_same_deck_files(tmp_path: Path, isolated: Path, kind: str) -> None:
+    from anki.collection import Collection, ExportAnkiPackageOptions
+
+    source = tmp_path / "src.anki2"
+    build_collection(source)
+    rich_collection_extra(source)
+    col = Collection(str(source))
+    packages = {"legacy": tmp_path / "legacy.apkg", "modern": tmp_path / "modern.apkg",
+                "colpkg": tmp_path / "all.colpkg"}
+    try:
+        for name in ("legacy", "modern"):
+            col.export_anki_package(out_path=str(packages[name]), limit=None, options=ExportAnkiPackageOptions(
+                with_scheduling=True, with_media=True, with_deck_configs=False, legacy=name == "legacy"))
+    finally:
+        col.close()
+    export_package(source, packages["colpkg"], colpkg=True)
+    baseline = tmp_path / "baseline"
+    assert run("import", str(packages["modern"]), "--into", str(baseline)).exit_code == 0
+    into = tmp_path / kind
+    result = run("import", str(packages[kind]), "--into", str(into))
+    assert result.exit_code == 0, result.output
+
+    def contents(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    assert contents(into) == contents(baseline)
+
+
+def rich_collection_extra(path: Path) -> None:
+    from anki.collection import Collection
+
+    col = Collection(str(path))
+    add_note(col, "Basic", "Other", Front="<div>Regression - Where</div><div>&nbsp;it fails</div>", Back="x&nbsp;y")
+    col.close()
+
+
+def test_history_is_merged_only_for_notes_the_import_wrote(tmp_path: Path, isolated: Path) -> None:
+    build_collection(tmp_path / "src.anki2")
+    package = export_package(tmp_path / "src.anki2", tmp_path / "x.apkg")
+    into = tmp_path / "decks" / "anki"
+    mine = into / "top" / "sub" / "leaf.yaml"  # the reviewed note's deck file, already the user's own
+    mine.parent.mkdir(parents=True)
+    mine.write_text("cards:\n  - id: mine\n    q: my question\n    a: my answer\n", encoding="utf-8")
+    result = run("import", str(package), "--into", str(into))
+    assert "exists with other content; left unchanged" in result.output
+    assert "0 reviews added" in result.output
+    assert mine.read_text(encoding="utf-8").startswith("cards:\n  - id: mine")
+    assert query(paths.database_path(), "SELECT COUNT(*) FROM reviews") == [(0,)]
+
+
+# -- a safe import ---------------------------------------------------------------------------
+def hostile_collection(path: Path) -> None:
+    """A forged prep source comment naming a deck file, and media files named like decks."""
+    from anki.collection import Collection
+
+    from prep.anki_import import source_comment
+
+    col = Collection(str(path))
+    forged = '<img src="payload.png">'
+    add_note(col, "Basic", "Stats", Front="Forged " + forged + source_comment("Forged " + forged, "Forged ![](ml/svm.yaml)"),
+             Back="answer")
+    escaping = '<img src="payload.png">'
+    add_note(col, "Basic", "Stats", Front="Up " + escaping + source_comment("Up " + escaping, "Up ![](../../x.yaml)"),
+             Back="answer two")
+    add_note(col, "Basic", "Stats", Front='Named <img src="notes.yaml">', Back='and <img src="cards.md">')
+    col.media.write_data("payload.png", b"cards:\n  - id: evil\n    q: pwned\n    a: yes\n")
+    col.media.write_data("notes.yaml", b"cards:\n  - id: evil2\n    q: pwned\n    a: yes\n")
+    col.media.write_data("cards.md", b"Q: pwned\nA: yes\n")
+    col.close()
+
+
+def test_hostile_media_never_touches_deck_files_or_becomes_a_deck(tmp_path: Path, isolated: Path) -> None:
+    hostile_collection(tmp_path / "evil.anki2")
+    package = export_package(tmp_path / "evil.anki2", tmp_path / "evil.apkg")
+    into = tmp_path / "decks" / "shared"
+    users = into / "ml" / "svm.yaml"
+    users.parent.mkdir(parents=True)
+    users.write_text("cards:\n  - id: svm\n    q: What is an SVM?\n    a: A max-margin classifier.\n", encoding="utf-8")
+    before = users.read_bytes()
+    result = run("import", str(package), "--into", str(into))
+    assert result.exit_code == 0, result.output
+    assert users.read_bytes() == before
+    written = sorted(p.relative_to(into).as_posix() for p in into.rglob("*") if p.is_file())
+    assert written == [".prep-import.json", "media/cards.md.media", "media/ml/svm.yaml.media",
+                       "media/notes.yaml.media", "media/payload.png", "ml/svm.yaml", "stats.yaml"]
+    loaded = decks.load(tmp_path / "decks")
+    assert loaded.problems == []
+    assert sorted(n.id for n in loaded.notes if n.deck == "Stats") == sorted(
+        n.id for n in loaded.notes if n.path == into / "stats.yaml")
+    assert "svm" in {n.id for n in loaded.notes} and not {"evil", "evil2"} & {n.id for n in loaded.notes}
+    forged = next(n for n in loaded.notes if n.q.startswith("Forged"))
+    assert forged.q == "Forged ![](media/ml/svm.yaml.media)"
+    up = next(n for n in loaded.notes if n.q.startswith("Up"))
+    assert up.q == "Up ![](media/payload.png)"  # the escaping path refused: the HTML converted instead
+    assert decks.find_deck_files(into) == [into / "ml" / "svm.yaml", into / "stats.yaml"]
+
+
+def test_reimport_updates_only_files_prep_wrote_and_the_user_left_alone(tmp_path: Path, isolated: Path) -> None:
+    from anki.collection import Collection
+
+    source = tmp_path / "src.anki2"
+    build_collection(source)
+    package = export_package(source, tmp_path / "x.apkg")
+    into = tmp_path / "decks" / "anki"
+    assert run("import", str(package), "--into", str(into)).exit_code == 0
+    image = into / "top" / "sub" / "media" / "pic.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\nthe user's own edit")
+    col = Collection(str(source))
+    try:
+        note = col.get_note(col.find_notes('"deck:Other"')[0])
+        note["Text"] = note["Text"].replace("Softmax", "Softargmax")
+        col.update_note(note)
+    finally:
+        col.close()
+    changed = export_package(source, tmp_path / "y.apkg")
+    result = run("import", str(changed), "--into", str(into))
+    assert result.exit_code == 0, result.output
+    assert "pic.png exists with other content; left unchanged" in result.output
+    assert image.read_bytes().endswith(b"the user's own edit")
+    assert "Softargmax" in (into / "other.yaml").read_text(encoding="utf-8")  # prep's own file, updated
+    (into / "other.yaml").write_text("cards: []\n", encoding="utf-8")  # now the user's
+    export_package(source, tmp_path / "z.apkg")
+    again = run("import", str(tmp_path / "z.apkg"), "--into", str(into))
+    assert "other.yaml exists with other content; left unchanged" in again.output
+    assert (into / "other.yaml").read_text(encoding="utf-8") == "cards: []\n"
+    assert not [p for p in into.parent.iterdir() if p.name.startswith(".prep-import-")]  # staging removed
+
+
+def test_decks_differing_only_in_punctuation_get_their_own_files(tmp_path: Path, isolated: Path) -> None:
+    from anki.collection import Collection
+
+    col = Collection(str(tmp_path / "langs.anki2"))
+    for deck in ("C++", "C", "C#"):
+        add_note(col, "Basic", deck, Front=f"What is {deck}?", Back=f"A language called {deck}")
+    col.close()
+    package = export_package(tmp_path / "langs.anki2", tmp_path / "langs.apkg")
+    into = tmp_path / "decks" / "langs"
+    assert run("import", str(package), "--into", str(into)).exit_code == 0
+    loaded = decks.load(into)
+    assert sorted(n.deck for n in loaded.notes) == ["C", "C#", "C++"]
+    assert len({n.path for n in loaded.notes}) == 3 and (into / "c.yaml").is_file()
+
+
+def test_sync_anki_reads_an_open_collection_and_only_cards_in_the_decks(decks_dir: Path, tmp_path: Path,
+                                                                       isolated: Path) -> None:
+    import time
+
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+    from anki.scheduler.v3 import CardAnswer
+
+    out = tmp_path / "prep.apkg"
+    assert run("export", "-o", str(out)).exit_code == 0
+    phone = tmp_path / "phone.anki2"
+    col = Collection(str(phone))  # left open, as Anki keeps it: recent changes sit in the -wal file
+    try:
+        col.import_anki_package(ImportAnkiPackageRequest(package_path=str(out),
+                                                         options=ImportAnkiPackageOptions(with_scheduling=False)))
+        stray = add_note(col, "Basic", "Default", Front="not in the decks", Back="x")
+        stray.guid = "prep/no-such-card"
+        col.update_note(stray)
+        by_guid = {col.get_note(n).guid: col.get_note(n) for n in col.find_notes("")}
+        for guid in ("prep/prob-bayes-rule", "prep/no-such-card"):
+            card = by_guid[guid].cards()[0].id
+            states = col._backend.get_scheduling_states(card)
+            col.sched.answer_card(CardAnswer(card_id=card, current_state=states.current, new_state=states.good,
+                                             rating=CardAnswer.GOOD, answered_at_millis=int(time.time() * 1000),
+                                             milliseconds_taken=3000))
+        assert Path(str(phone) + "-wal").is_file()
+        result = run("sync-anki", str(phone))
+    finally:
+        col.close()
+    assert result.output == "Merged 1 review on 1 card from phone.anki2.\n"
+    rows = query(paths.database_path(), "SELECT DISTINCT card_id FROM reviews")
+    assert rows == [("prob-bayes-rule",)]
+
+
+# -- one memory state --------------------------------------------------------------------------
+class AnkiReviews:
+    """Answers cards in real Anki and keeps, per card, the review days Anki's rules allow for the
+    interval it chose last (as absolute Anki day numbers), checking Anki's own choice lies in them."""
+
+    def __init__(self, col, fuzz: bool = True) -> None:
+        from fsrs_rs_python import DEFAULT_PARAMETERS, FSRS
+
+        self.col, self.engine, self.fuzz = col, FSRS(DEFAULT_PARAMETERS), fuzz
+        self.allowed: dict[int, tuple[int, int]] = {}
+
+    def answer(self, card_id: int, rating: int) -> None:
+        import time
+
+        from anki.scheduler.v3 import CardAnswer
+
+        from prep import scheduler
+
+        states = self.col._backend.get_scheduling_states(card_id)
+        buttons = (states.again, states.hard, states.good, states.easy)
+        current = states.current.normal.WhichOneof("kind")
+        previous = states.current.normal.review.scheduled_days if current == "review" else None
+        retention = self.col.decks.config_dict_for_deck_id(self.col.get_card(card_id).did)["desiredRetention"]
+        intervals = {n: self.engine.next_interval(_stability(b), retention, 3) for n, b in enumerate(buttons, 1)}
+        new = buttons[rating - 1]
+        answer = (CardAnswer.AGAIN, CardAnswer.HARD, CardAnswer.GOOD, CardAnswer.EASY)[rating - 1]
+        self.col.sched.answer_card(CardAnswer(card_id=card_id, current_state=states.current, new_state=new,
+                                              rating=answer, answered_at_millis=int(time.time() * 1000),
+                                              milliseconds_taken=3000))
+        self.allowed.pop(card_id, None)
+        if new.normal.WhichOneof("kind") == "review":
+            factors = (0.0, 0.99999) if self.fuzz else (None, None)
+            low, high = (scheduler.anki_interval(intervals, rating, previous, 36500, f) for f in factors)
+            chosen = new.normal.review.scheduled_days
+            assert low <= chosen <= high, (card_id, rating, previous, intervals, chosen, (low, high))
+            due = self.col.get_card(card_id).due
+            self.allowed[card_id] = (due - chosen + low, due - chosen + high)
+
+    def wait(self, card_id: int, days: int) -> None:
+        """Let `days` pass after the card falls due (a review card) or after its last review."""
+        card = self.col.get_card(card_id)
+        if card.queue == 2:
+            days += max(0, card.due - self.col.sched.today)
+        self.age(card_id, days)
+
+    def age(self, card_id: int, days: int) -> None:
+        age_in_anki(self.col, card_id, days)
+        if card_id in self.allowed:
+            low, high = self.allowed[card_id]
+            self.allowed[card_id] = (low - days, high - days)
+
+
+def _stability(button) -> float:
+    kind = button.normal.WhichOneof("kind")
+    inner = getattr(button.normal, kind)
+    return (inner.memory_state if kind in ("review", "learning") else inner.review.memory_state).stability
+
+
+def age_in_anki(col, card_id: int, days: int) -> None:
+    """Move a card's whole history `days` into the past (Anki schedules with the real clock only);
+    0 days: two minutes, so reviews in a row are not taken for one review logged twice."""
+    import json
+
+    seconds = days * 86_400 or 120
+    col.db.execute("UPDATE revlog SET id = id - ? WHERE cid = ?", seconds * 1000, card_id)
+    due, queue, data = col.db.first("SELECT due, queue, data FROM cards WHERE id = ?", card_id)
+    memory = json.loads(data) if data else {}
+    if "lrt" in memory:
+        memory["lrt"] -= seconds
+    due -= days if queue in (2, 3) else seconds  # review and day-learning cards are due on a day number
+    col.db.execute("UPDATE cards SET due = ?, data = ? WHERE id = ?", due, json.dumps(memory), card_id)
+
+
+PREP_CARD = {("prep/prob-pmf", 1): "prob-pmf/rev", ("prep/prob-variance", 0): "prob-variance/c1",
+             ("prep/prob-variance", 1): "prob-variance/c2"}  # (GUID, ordinal) → prep card id; else the GUID's
+ANKI_PLAN = {  # answered in Anki first: (days waited after the card fell due or was last reviewed, rating)
+    ("prep/prob-bayes-rule", 0): [(0, 3), (0, 3), (0, 3), (2, 3), (0, 1), (0, 3), (1, 3)],  # a lapse, relearnt that day
+    ("prep/ml-overfitting", 0): [(0, 4), (0, 3), (3, 2), (-3, 3), (-2, 2)],  # then early: 3 and 2 days before due
+    ("prep/prob-variance", 1): [(0, 1), (0, 3), (0, 3), (0, 1), (0, 3)],  # Again on a new card, Good minutes later
+    ("prep/prob-pmf", 1): [(0, 3)],  # left in a learning step
+    ("prep/ml-sigmoid-code", 0): [(0, 3), (0, 3), (0, 4), (5, 3), (-1, 3)],  # the last a day early
+    ("prep/ml-curve", 0): [(0, 1), (0, 4)],  # Easy minutes after Again: a day past Good's interval
+}
+BACK = 400  # days the Anki reviews are moved into the past, to leave room for prep's and Anki's later ones
+PREP_PLAN = {  # then in prep: days after the first Anki review day moved back → [(minutes into that day, card, rating)]
+    20: [(0, "prob-bayes-rule", 3), (1, "ml-overfitting", 1), (11, "ml-overfitting", 3), (2, "prob-pmf/rev", 3),
+         (3, "prob-pmf", 1), (5, "prob-pmf", 4)],  # a lapse relearnt, a new card's Again then Easy, in prep
+    100: [(0, "prob-bayes-rule", 3), (1, "ml-sigmoid-code", 3), (2, "prob-variance/c2", 2), (3, "prob-pmf", 3),
+          (4, "ml-curve", 3)],
+}
+LAST_PLAN = {  # and in Anki again, now (all are due): ratings in a row
+    ("prep/prob-bayes-rule", 0): [3], ("prep/ml-overfitting", 0): [1, 3], ("prep/prob-pmf", 1): [4],
+    ("prep/prob-pmf", 0): [2], ("prep/ml-sigmoid-code", 0): [3], ("prep/prob-variance", 1): [3],
+    ("prep/prob-variance", 0): [1, 4], ("prep/ml-curve", 0): [2],  # new in both: Again then Easy in Anki
+}
+
+
+def anki_cards_of(col) -> dict[tuple[str, int], object]:
+    cards = {}
+    for note_id in col.find_notes(""):
+        note = col.get_note(note_id)
+        for card in note.cards():
+            cards[(note.guid, card.ord)] = card
+    return cards
+
+
+def assert_same_state(state, anki_card, allowed: tuple[int, int] | None, today: int, where) -> None:
+    """prep's state against Anki's card: stability within 5 %, difficulty within 0.5, and a review
+    card due on a day Anki's rules allow for the interval Anki chose (in learning: within its fuzz of
+    the step, at most 25 % of it and 5 minutes)."""
+    from prep import clock
+
+    memory = anki_card.memory_state
+    assert abs(state.stability - memory.stability) <= 0.05 * memory.stability, (where, state, memory)
+    assert abs(state.difficulty - memory.difficulty) <= 0.5, (where, state, memory)
+    if anki_card.queue == 2:
+        assert int(state.state) == 2 and allowed is not None, where
+        due = clock.elapsed_days(clock.now(), state.due, 4)
+        assert allowed[0] - today <= due <= allowed[1] - today, (where, due, anki_card.due - today, allowed)
+    elif anki_card.queue == 3:  # a learning step past the day boundary: Anki keeps only its day
+        assert int(state.state) in (1, 3), where
+        assert clock.elapsed_days(clock.now(), state.due, 4) == anki_card.due - today, (where, anki_card.due, state.due)
+    else:
+        assert anki_card.queue == 1 and int(state.state) in (1, 3), where
+        assert -1 < anki_card.due - state.due.timestamp() <= 300, (where, anki_card.due, state.due)  # Anki: whole s
+
+
+def import_with_scheduling(path: Path, package: Path):
+    from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
+
+    col = Collection(str(path))
+    col.set_config("fsrs", True)
+    col.import_anki_package(ImportAnkiPackageRequest(package_path=str(package),
+                                                     options=ImportAnkiPackageOptions(with_scheduling=True)))
+    return col
+
+
+NO_FUZZ = "ANKI_TEST_MODE"  # read once per process by Anki: its fuzz off (and its clock 2 h back from 02:00 to 04:00)
+OWN_ZONE = "PREP_TEST_ZONE"  # the local zone of a process of its own: Anki reads the zone once per process
+
+
+@pytest.mark.parametrize("fuzz", [True, False], ids=["fuzz", "no-fuzz"])
+def test_reviews_in_anki_then_prep_then_anki_keep_one_memory_state(decks_dir: Path, tmp_path: Path,
+                                                                   isolated: Path, fuzz: bool,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reviews in Anki (learning steps, same-day relearning, late reviews) → sync-anki → reviews in prep
+    → export --with-progress → Anki → more reviews in Anki → sync-anki: at each step every card's
+    stability, difficulty and due agree with Anki's own FSRS for the same log. With fuzz, prep's due
+    is on a day Anki's rules allow; without (Anki's test mode, prep's enable_fuzzing=false), the very day."""
+    import os
+    import subprocess
+    import sys
+    from datetime import timedelta
+
+    if OWN_ZONE not in os.environ or fuzz == (NO_FUZZ in os.environ):
+        pytest.skip("runs in a process of its own (see the test below)")
+    monkeypatch.setenv("TZ", os.environ[OWN_ZONE])
     time.tzset()
 
     from anki.collection import Collection, ImportAnkiPackageOptions, ImportAnkiPackageRequest
