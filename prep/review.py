@@ -332,18 +332,20 @@ class Session:
             return False
         card_id = rated.card.id
         self.learning.discard(card_id)
+        today = restored.reviewed_at >= self.day_start  # a rating from before the boundary took yesterday's limits
         if restored.state_before is None:
             self.states.pop(card_id, None)
             self.new.insert(0, card_id)
-            self.new_left += 1
+            self.new_left += today
             self.unseen += 1
         else:
             self.states[card_id] = restored.state_before
             if restored.state_before.state in LEARNING_STATES:
                 self.learning.add(card_id)
             else:
-                self.due_reviews.insert(0, card_id)
-                self.reviews_left += rated.was_review
+                if card_id not in self.due_reviews:  # the new day's queue may hold it already
+                    self.due_reviews.insert(0, card_id)
+                self.reviews_left += rated.was_review and today
         self.done -= 1
         self.correct -= rated.rating > 1
         self.front.append(card_id)
@@ -403,11 +405,12 @@ class Session:
         return from_ms(min(later)) if later else None
 
     def _dequeue(self, card_id: str, was_new: bool, was_review: bool) -> None:
+        # (not below 0: a card put back by undo is shown next even when today's limit is reached)
         if card_id in self.new:  # even if another process rated it first: shown here again, it would loop
             self.new.remove(card_id)
-            self.new_left -= was_new
+            self.new_left = max(0, self.new_left - was_new)
             self.unseen -= 1
         if card_id in self.due_reviews:
             self.due_reviews.remove(card_id)
-            self.reviews_left -= was_review
+            self.reviews_left = max(0, self.reviews_left - was_review)
         self.learning.discard(card_id)
