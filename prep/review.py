@@ -38,6 +38,7 @@ class Action:
     kind: str
     card: Card
     rated: Rated | None = None  # for 'rate'
+    day: str | None = None  # for 'skip' and 'bury': the review day the card was hidden for
 
 
 FLAGS = {1: "red", 2: "orange", 3: "green", 4: "blue"}  # Anki's flag colours
@@ -320,7 +321,7 @@ class Session:
         if action.kind == "suspend":
             self.store.unsuspend([action.card.id])
         else:
-            self.store.unskip(action.card.id, self.day)
+            self.store.unskip(action.card.id, action.day)
         self._put_back(action.card.id)
         return action
 
@@ -367,9 +368,11 @@ class Session:
 
     def skip(self, card: Card, kind: str = "skip") -> None:
         """Hide the card until tomorrow (recorded, so a new session today skips it too); `kind` 'bury'
-        records it as buried, Anki's name for the same wait."""
-        self.store.skip(card.id, self.day, kind)
-        self._hide(card, kind)
+        records it as buried, Anki's name for the same wait. The day is the one holding now: a card
+        shown before the day boundary and skipped after it waits for the day after."""
+        day = review_day(self.clock(), self.config.day_starts_at)
+        self.store.skip(card.id, day, kind)
+        self._hide(card, kind, day)
 
     def bury(self, card: Card) -> None:
         self.skip(card, "bury")
@@ -379,10 +382,10 @@ class Session:
         self.store.suspend([card.id], self.clock(), "manual")
         self._hide(card, "suspend")
 
-    def _hide(self, card: Card, kind: str) -> None:
+    def _hide(self, card: Card, kind: str, day: str | None = None) -> None:
         self.skipped_now.add(card.id)
         self.learning.discard(card.id)
-        self.actions.append(Action(kind, card))
+        self.actions.append(Action(kind, card, day=day))
 
     def flag(self, card: Card) -> int | None:
         """Move the card's flag to the next colour (none, 1..4, none again); return the new flag."""

@@ -166,6 +166,23 @@ def test_undoing_after_the_boundary_a_rating_of_a_card_due_again_today_shows_it_
         assert drain(s) == ["c0"]
 
 
+def test_a_card_skipped_just_after_the_boundary_waits_for_the_next_day(tmp_path: Path, utc: None) -> None:
+    """c0 skipped at 03:59 waits until 04:00; c1, shown at 03:59 and skipped at 04:01, until tomorrow's
+    04:00. Undo takes each skip back from the day it was recorded for."""
+    cards = make_decks(tmp_path / "decks", 3)
+    moment = [NOW.replace(hour=3, minute=59)]
+    with Store(tmp_path / "p.db") as store:
+        s = clocked_session(store, cards, moment)
+        s.skip(s.next_card())
+        card = s.next_card()
+        moment[0] = NOW.replace(hour=4, minute=1)
+        s.skip(card)
+        assert s.next_card().id == "c0" and s.counts() == (2, 0, 0)
+        assert store.skipped("2026-03-02") == {"c1"}
+        assert s.undo().id == "c1" and s.undo().id == "c0"
+        assert store.skipped("2026-03-01") == store.skipped("2026-03-02") == set()
+
+
 def sibling_decks(root: Path) -> list:
     """A reverse note (2 cards), a cloze note with three deletions and a plain card."""
     write(root / "s.yaml", "cards:\n"
