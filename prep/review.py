@@ -403,7 +403,7 @@ class Session:
         now = to_ms(self.clock())
         dues = (self.states.kind_and_due(card_id) for card_id in self.card_ids)
         later = [known[1] for known in dues if known is not None and known[1] > now]
-        if self.new:  # new cards wait for tomorrow's quota
+        if self.new or self.due_reviews:  # cards left over wait for tomorrow's limits
             later.append(to_ms(self.day_end))
         return from_ms(min(later)) if later else None
 

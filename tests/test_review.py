@@ -183,6 +183,19 @@ def test_a_card_skipped_just_after_the_boundary_waits_for_the_next_day(tmp_path:
         assert store.skipped("2026-03-01") == store.skipped("2026-03-02") == set()
 
 
+def test_next_due_is_the_boundary_when_due_reviews_wait_for_tomorrows_limit(tmp_path: Path, utc: None) -> None:
+    """The day's review limit reached at 03:30 with an overdue card left: it is next due at 04:00."""
+    cards = make_decks(tmp_path / "decks", 2)
+    moment = [NOW.replace(hour=3, minute=30)]
+    with Store(tmp_path / "p.db") as store:
+        learnt_long_ago(store, "c0")
+        learnt_long_ago(store, "c1")
+        s = clocked_session(store, cards, moment, new_per_day=0, reviews_per_day=1)
+        s.rate(s.next_card(), 3)
+        assert s.next_card() is None
+        assert s.next_due() == NOW.replace(hour=4)
+
+
 def sibling_decks(root: Path) -> list:
     """A reverse note (2 cards), a cloze note with three deletions and a plain card."""
     write(root / "s.yaml", "cards:\n"
