@@ -185,15 +185,18 @@ def drill_keys(revealed: bool, opens: str = "") -> str:
 
 def when(moment: datetime, now: datetime) -> str:
     """A due time a person reads: 'in 10 minutes (09:40)', 'tomorrow', 'in 12 days (2026-12-04)'."""
+    def counted(number: int, unit: str) -> str:
+        return f"in {number} {unit}{'s' if number != 1 else ''}"
+
     delta = moment - now
     local = clock.local(moment)
     if delta.total_seconds() <= 0:
         return "now"
     if delta < timedelta(hours=1):
-        return f"in {max(1, round(delta.total_seconds() / 60))} minutes ({local:%H:%M})"
+        return f"{counted(max(1, round(delta.total_seconds() / 60)), 'minute')} ({local:%H:%M})"
     if delta < timedelta(days=1):
-        return f"in {round(delta.total_seconds() / 3600)} hours ({local:%H:%M})"
-    return f"in {round(delta.total_seconds() / 86400)} days ({local:%Y-%m-%d})"
+        return f"{counted(round(delta.total_seconds() / 3600), 'hour')} ({local:%H:%M})"
+    return f"{counted(round(delta.total_seconds() / 86400), 'day')} ({local:%Y-%m-%d})"
 
 
 def duration(seconds: float) -> str:

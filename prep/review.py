@@ -38,6 +38,7 @@ class Action:
     kind: str
     card: Card
     rated: Rated | None = None  # for 'rate'
+    day: str | None = None  # for 'skip' and 'bury': the review day the card was hidden for
 
 
 FLAGS = {1: "red", 2: "orange", 3: "green", 4: "blue"}  # Anki's flag colours
@@ -320,7 +321,7 @@ class Session:
         if action.kind == "suspend":
             self.store.unsuspend([action.card.id])
         else:
-            self.store.unskip(action.card.id, self.day)
+            self.store.unskip(action.card.id, action.day)
         self._put_back(action.card.id)
         return action
 
@@ -332,18 +333,20 @@ class Session:
             return False
         card_id = rated.card.id
         self.learning.discard(card_id)
+        today = restored.reviewed_at >= self.day_start  # a rating from before the boundary took yesterday's limits
         if restored.state_before is None:
             self.states.pop(card_id, None)
             self.new.insert(0, card_id)
-            self.new_left += 1
+            self.new_left += today
             self.unseen += 1
         else:
             self.states[card_id] = restored.state_before
             if restored.state_before.state in LEARNING_STATES:
                 self.learning.add(card_id)
             else:
-                self.due_reviews.insert(0, card_id)
-                self.reviews_left += rated.was_review
+                if card_id not in self.due_reviews:  # the new day's queue may hold it already
+                    self.due_reviews.insert(0, card_id)
+                self.reviews_left += rated.was_review and today
         self.done -= 1
         self.correct -= rated.rating > 1
         self.front.append(card_id)
@@ -365,9 +368,11 @@ class Session:
 
     def skip(self, card: Card, kind: str = "skip") -> None:
         """Hide the card until tomorrow (recorded, so a new session today skips it too); `kind` 'bury'
-        records it as buried, Anki's name for the same wait."""
-        self.store.skip(card.id, self.day, kind)
-        self._hide(card, kind)
+        records it as buried, Anki's name for the same wait. The day is the one holding now: a card
+        shown before the day boundary and skipped after it waits for the day after."""
+        day = review_day(self.clock(), self.config.day_starts_at)
+        self.store.skip(card.id, day, kind)
+        self._hide(card, kind, day)
 
     def bury(self, card: Card) -> None:
         self.skip(card, "bury")
@@ -377,10 +382,10 @@ class Session:
         self.store.suspend([card.id], self.clock(), "manual")
         self._hide(card, "suspend")
 
-    def _hide(self, card: Card, kind: str) -> None:
+    def _hide(self, card: Card, kind: str, day: str | None = None) -> None:
         self.skipped_now.add(card.id)
         self.learning.discard(card.id)
-        self.actions.append(Action(kind, card))
+        self.actions.append(Action(kind, card, day=day))
 
     def flag(self, card: Card) -> int | None:
         """Move the card's flag to the next colour (none, 1..4, none again); return the new flag."""
@@ -398,16 +403,17 @@ class Session:
         now = to_ms(self.clock())
         dues = (self.states.kind_and_due(card_id) for card_id in self.card_ids)
         later = [known[1] for known in dues if known is not None and known[1] > now]
-        if self.new:  # new cards wait for tomorrow's quota
+        if self.new or self.due_reviews:  # cards left over wait for tomorrow's limits
             later.append(to_ms(self.day_end))
         return from_ms(min(later)) if later else None
 
     def _dequeue(self, card_id: str, was_new: bool, was_review: bool) -> None:
+        # (not below 0: a card put back by undo is shown next even when today's limit is reached)
         if card_id in self.new:  # even if another process rated it first: shown here again, it would loop
             self.new.remove(card_id)
-            self.new_left -= was_new
+            self.new_left = max(0, self.new_left - was_new)
             self.unseen -= 1
         if card_id in self.due_reviews:
             self.due_reviews.remove(card_id)
-            self.reviews_left -= was_review
+            self.reviews_left = max(0, self.reviews_left - was_review)
         self.learning.discard(card_id)

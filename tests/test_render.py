@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,12 @@ def test_math_output_is_not_read_as_markdown() -> None:
     render.show_markdown(target, "$a * b * c$ and $x_1 + y_2$ and $[a](b)$")
     assert "a ∗ b ∗ c" not in plain(target)  # `*` is the ASCII character here, kept literally
     assert "a * b * c and x₁ + y₂ and [a](b)" in plain(target)
+
+
+def test_a_due_time_says_one_minute_hour_or_day_in_the_singular(utc: None) -> None:
+    """A session ending a few seconds before the 04:00 boundary: its new cards are due in 1 minute."""
+    now = datetime(2026, 3, 2, 3, 59, 30, tzinfo=timezone.utc)
+    assert render.when(now.replace(hour=4, minute=0, second=0), now) == "in 1 minute (04:00)"
+    assert render.when(now + timedelta(minutes=70), now) == "in 1 hour (05:09)"
+    assert render.when(now + timedelta(days=1, hours=2), now) == "in 1 day (2026-03-03)"
+    assert render.when(now + timedelta(days=3), now) == "in 3 days (2026-03-05)"

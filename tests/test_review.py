@@ -105,8 +105,7 @@ def test_a_session_going_on_past_the_day_boundary_begins_the_new_day(tmp_path: P
     cards = make_decks(tmp_path / "decks", 5)
     moment = [NOW.replace(hour=3, minute=59)]
     with Store(tmp_path / "p.db") as store:
-        s = Session(store, [card.id for card in cards], {card.id: card for card in cards}.get,
-                    Config(enable_fuzzing=False, new_per_day=2), lambda: moment[0])
+        s = clocked_session(store, cards, moment, new_per_day=2)
         s.rate(s.next_card(), 3)  # Good on a new card: its 10-minute step ends after the boundary
         s.skip(s.next_card())
         s.rate(s.next_card(), 4)
@@ -115,6 +114,86 @@ def test_a_session_going_on_past_the_day_boundary_begins_the_new_day(tmp_path: P
         shown = drain(s)
         assert shown[:3] == ["c0", "c1", "c3"] and "c4" not in shown  # the step, the skipped card, one new
         assert s.done == 2 + len(shown) and s.new_left == 0
+
+
+def clocked_session(store: Store, cards: list, moment: list[datetime], **settings) -> Session:
+    """A session whose clock reads `moment[0]`, for tests that move time on."""
+    return Session(store, [card.id for card in cards], {card.id: card for card in cards}.get,
+                   Config(enable_fuzzing=False, **settings), lambda: moment[0])
+
+
+def learnt_long_ago(store: Store, card_id: str) -> None:
+    """A review card, due for weeks."""
+    earlier = NOW - timedelta(days=60)
+    for rating, at in ((3, earlier), (3, earlier + timedelta(minutes=10))):
+        store.apply(card_id, rating, at, None, lambda before, when, r=rating: scheduler.review(
+            scheduler.make(Config(enable_fuzzing=False)), before, card_id, r, when))
+
+
+def test_undoing_after_the_boundary_a_rating_from_before_it_leaves_the_new_days_limit_as_it_is(
+        tmp_path: Path, utc: None) -> None:
+    """One new card a day: c0 rated at 03:59 took yesterday's, c1 at 04:01 today's. Both taken back, today
+    has one new card left, not two; both are shown again (undo shows its card next), counts not below 0."""
+    cards = make_decks(tmp_path / "decks", 5)
+    moment = [NOW.replace(hour=3, minute=59)]
+    with Store(tmp_path / "p.db") as store:
+        s = clocked_session(store, cards, moment, new_per_day=1)
+        s.rate(s.next_card(), 4)
+        moment[0] = NOW.replace(hour=4, minute=1)
+        s.rate(s.next_card(), 4)
+        assert s.next_card() is None
+        assert s.undo().id == "c1" and s.undo().id == "c0"
+        assert store.reviews() == [] and store.state("c0") is None
+        assert s.counts() == (1, 0, 0)
+        assert drain(s) == ["c0", "c1"]
+        assert s.counts() == (0, 0, 0) and s.left() == 0 and s.done == 2
+
+
+def test_undoing_after_the_boundary_a_rating_of_a_card_due_again_today_shows_it_once(
+        tmp_path: Path, utc: None) -> None:
+    """Hard at 03:59 with a one-day interval: due 03:59 tomorrow, in the new day's reviews; undone at
+    04:30 the card is one review to do again, not two."""
+    cards = make_decks(tmp_path / "decks", 2)
+    moment = [NOW.replace(hour=3, minute=59)]
+    with Store(tmp_path / "p.db") as store:
+        learnt_long_ago(store, "c0")
+        s = clocked_session(store, cards, moment, new_per_day=0, maximum_interval=1)
+        assert s.rate(s.next_card(), 2).due == NOW.replace(day=3, hour=3, minute=59)
+        moment[0] = NOW.replace(hour=4, minute=30)
+        assert s.next_card().id == "c0"
+        s.undo()
+        assert s.counts() == (0, 0, 1)
+        assert drain(s) == ["c0"]
+
+
+def test_a_card_skipped_just_after_the_boundary_waits_for_the_next_day(tmp_path: Path, utc: None) -> None:
+    """c0 skipped at 03:59 waits until 04:00; c1, shown at 03:59 and skipped at 04:01, until tomorrow's
+    04:00. Undo takes each skip back from the day it was recorded for."""
+    cards = make_decks(tmp_path / "decks", 3)
+    moment = [NOW.replace(hour=3, minute=59)]
+    with Store(tmp_path / "p.db") as store:
+        s = clocked_session(store, cards, moment)
+        s.skip(s.next_card())
+        card = s.next_card()
+        moment[0] = NOW.replace(hour=4, minute=1)
+        s.skip(card)
+        assert s.next_card().id == "c0" and s.counts() == (2, 0, 0)
+        assert store.skipped("2026-03-02") == {"c1"}
+        assert s.undo().id == "c1" and s.undo().id == "c0"
+        assert store.skipped("2026-03-01") == store.skipped("2026-03-02") == set()
+
+
+def test_next_due_is_the_boundary_when_due_reviews_wait_for_tomorrows_limit(tmp_path: Path, utc: None) -> None:
+    """The day's review limit reached at 03:30 with an overdue card left: it is next due at 04:00."""
+    cards = make_decks(tmp_path / "decks", 2)
+    moment = [NOW.replace(hour=3, minute=30)]
+    with Store(tmp_path / "p.db") as store:
+        learnt_long_ago(store, "c0")
+        learnt_long_ago(store, "c1")
+        s = clocked_session(store, cards, moment, new_per_day=0, reviews_per_day=1)
+        s.rate(s.next_card(), 3)
+        assert s.next_card() is None
+        assert s.next_due() == NOW.replace(hour=4)
 
 
 def sibling_decks(root: Path) -> list:
