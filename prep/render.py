@@ -184,7 +184,7 @@ def drill_keys(revealed: bool, opens: str = "") -> str:
 
 
 def when(moment: datetime, now: datetime) -> str:
-    """A due time a person reads: 'in 10 minutes (09:40)', 'tomorrow', 'in 12 days (2026-12-04)'."""
+    """A due time a person reads: 'now', 'in 10 minutes (09:40)', 'in 1 hour (10:30)', 'in 12 days (2026-12-04)'."""
     def counted(number: int, unit: str) -> str:
         return f"in {number} {unit}{'s' if number != 1 else ''}"
 
