@@ -54,7 +54,7 @@ def stats_json() -> dict:
     return json.loads(result.output)
 
 
-def test_counts_retention_forecast_streak_and_leeches(decks_dir: Path, isolated: Path) -> None:
+def test_counts_retention_forecast_streak_and_leeches(decks_dir: Path, isolated: Path, utc: None) -> None:
     build_history(paths.database_path())
     data = stats_json()
     decks = {d["deck"]: d for d in data["decks"]}
