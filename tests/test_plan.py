@@ -95,7 +95,7 @@ def test_past_interview_date_is_refused(decks_dir: Path) -> None:
 
 
 def test_a_plan_no_one_can_follow_is_not_on_track_and_says_what_it_takes(decks_dir: Path, isolated: Path,
-                                                                         tmp_path: Path) -> None:
+                                                                         tmp_path: Path, utc: None) -> None:
     many = "cards:\n" + "".join(f"  - {{id: n{i}, q: 'Question {i}?', a: 'Answer {i}.'}}\n" for i in range(600))
     (decks_dir / "many.yaml").write_text(many)
     data = run_plan_on("2026-03-03", "--save")  # tomorrow: 608 new cards in one day

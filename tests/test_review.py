@@ -52,7 +52,7 @@ def test_due_reviews_come_before_new_cards(tmp_path: Path) -> None:
         assert session(store, cards).next_card().id == "c2"
 
 
-def test_new_limit_counts_cards_introduced_since_the_day_began(tmp_path: Path) -> None:
+def test_new_limit_counts_cards_introduced_since_the_day_began(tmp_path: Path, utc: None) -> None:
     cards = make_decks(tmp_path / "decks", 4)
     with Store(tmp_path / "p.db") as store:
         s = session(store, cards, now=NOW.replace(hour=3), new_per_day=2)  # before 4 am: still "yesterday"
@@ -214,7 +214,7 @@ def drain(s: Session, first_rating: int = 4) -> list[str]:
     return shown
 
 
-def test_siblings_wait_for_the_next_day(tmp_path: Path) -> None:
+def test_siblings_wait_for_the_next_day(tmp_path: Path, utc: None) -> None:
     cards = sibling_decks(tmp_path / "decks")
     with Store(tmp_path / "p.db") as store:
         # Again on the first: it comes back (a learning card is not buried), its reverse does not
@@ -300,7 +300,7 @@ def test_flags_cycle_through_the_four_colours_and_off(tmp_path: Path) -> None:
         assert store.flag("c0") == 1 and store.flag("nope") is None
 
 
-def test_a_card_with_reviews_from_anki_is_scheduled_by_ankis_engine_every_other_by_py_fsrs(tmp_path: Path) -> None:
+def test_a_card_with_reviews_from_anki_is_scheduled_by_ankis_engine_every_other_by_py_fsrs(tmp_path: Path, utc: None) -> None:
     cards = make_decks(tmp_path / "decks", 2)
     from_anki, own = cards[0].id, cards[1].id
     config = Config(enable_fuzzing=False)
