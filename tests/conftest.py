@@ -29,7 +29,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # seconds before the 04:00 day boundary, "midnight" two seconds before the date changes (stress
     # runs for code on the real clock).
     zone = os.environ.get("PREP_TEST_TZ", "UTC")
-    stress = {"rollover": lambda: zone_before_rollover(2), "midnight": lambda: zone_before_rollover(2, hour=0)}
+    stress = {"rollover": lambda: zone_seconds_before(2), "midnight": lambda: zone_seconds_before(2, hour=0)}
     monkeypatch.setenv("TZ", stress[zone]() if zone in stress else zone)
     time.tzset()
     work = tmp_path / "work"
@@ -66,9 +66,9 @@ def daytime_zone() -> str:
     return "UTC" if ahead == 0 else f"Etc/GMT{-ahead:+d}"  # Etc/GMT names count the other way
 
 
-def zone_before_rollover(seconds: int, hour: int = 4) -> str:
-    """A POSIX zone whose local time now is `seconds` before 04:00, prep's default day boundary (or
-    before another `hour`: 0 for the change of date)."""
+def zone_seconds_before(seconds: int, hour: int = 4) -> str:
+    """A POSIX zone whose local time now is `seconds` before `hour` o'clock: 4 is prep's default day
+    boundary, 0 the change of date."""
     offset = int(time.time() % 86_400 - (hour * 3600 - seconds))  # UTC minus local time, in seconds
     sign, offset = ("+" if offset >= 0 else "-"), abs(offset)
     return f"ROLL{sign}{offset // 3600}:{offset % 3600 // 60:02d}:{offset % 60:02d}"

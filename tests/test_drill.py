@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from prep.cli import cli
 from prep.scheduler import format_interval
 from prep.store import from_ms
-from tests.conftest import NOW, daytime_zone, query, write, zone_before_rollover
+from tests.conftest import NOW, daytime_zone, query, write, zone_seconds_before
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -283,7 +283,7 @@ def test_a_drill_going_on_past_the_day_boundary_shows_the_new_days_cards(tmp_pat
     rated after the boundary is followed by the new day's cards (a second new one, then the learning
     step begun before the boundary), not by the end of the drill."""
     decks = plain_decks(tmp_path, 4)
-    child = spawn(decks, isolated, "--new", "2", now=None, zone=zone_before_rollover(6))
+    child = spawn(decks, isolated, "--new", "2", now=None, zone=zone_seconds_before(6))
     started = time.monotonic()
     assert "Question 0?" in screen(child, "show answer")
     child.send(" ")

@@ -24,8 +24,7 @@ def make_decks(root: Path, count: int) -> list:
 
 
 def session(store: Store, cards: list, now: datetime = NOW, **settings) -> Session:
-    return Session(store, [card.id for card in cards], {card.id: card for card in cards}.get,
-                   Config(enable_fuzzing=False, **settings), lambda: now)
+    return clocked_session(store, cards, [now], **settings)
 
 
 def test_new_cards_come_in_deck_order_up_to_the_daily_limit(tmp_path: Path) -> None:
